@@ -1,0 +1,26 @@
+"""Datasets: real Speech Commands folders, the official download, and synthetic keyword clips."""
+
+from ._labels import (
+    BACKGROUND_NOISE,
+    COMMAND_WORDS,
+    SAMPLE_RATE,
+    SILENCE,
+    SPEECH_COMMANDS_12,
+    UNKNOWN,
+)
+from ._speech_commands import load_speech_commands, load_background_noise
+from ._fetch import fetch_speech_commands
+from ._synthetic import make_synthetic_commands
+
+__all__ = [
+    "BACKGROUND_NOISE",
+    "COMMAND_WORDS",
+    "SAMPLE_RATE",
+    "SILENCE",
+    "SPEECH_COMMANDS_12",
+    "UNKNOWN",
+    "fetch_speech_commands",
+    "load_background_noise",
+    "load_speech_commands",
+    "make_synthetic_commands",
+]

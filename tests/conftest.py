@@ -1,0 +1,30 @@
+"""Shared fixtures: where the real Speech Commands folder lives, if anywhere."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEECH_COMMANDS_DIR = Path(
+    os.environ.get("SKLKWS_SPEECH_COMMANDS", ROOT.parent / "shared" / "data" / "speech_commands")
+)
+
+
+@pytest.fixture(scope="session")
+def speech_commands_dir():
+    """The real Speech Commands development folder; skips the test when absent."""
+    if not (SPEECH_COMMANDS_DIR / "yes").is_dir():
+        pytest.skip(
+            f"real Speech Commands data not found at {SPEECH_COMMANDS_DIR} "
+            "(set SKLKWS_SPEECH_COMMANDS to a folder in the standard layout)"
+        )
+    return SPEECH_COMMANDS_DIR
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
