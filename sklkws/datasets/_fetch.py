@@ -1,0 +1,255 @@
+"""Download and unpack the official Speech Commands archives, once.
+
+Nothing half-done is ever left under a final name: the archive streams into a
+hidden temporary file renamed only once complete and verified, and it unpacks
+into a hidden temporary folder renamed only once fully extracted. So the
+extracted folder existing means the data is complete, and a second call only
+looks at it.
+"""
+
+import hashlib
+import http.client
+import os
+import shutil
+import string
+import sys
+import tarfile
+import tempfile
+import urllib.request
+from pathlib import Path
+
+from tqdm import tqdm
+
+# Published by TensorFlow Datasets (url_checksums/speech_commands.txt: size and sha256)
+# and by torchaudio (speechcommands.py: the sha256 of v0.01, whose size is not published).
+_BASE_URL = "http://download.tensorflow.org/data/"
+ARCHIVES = {
+    "v0.01": {
+        "file": "speech_commands_v0.01.tar.gz",
+        "sha256": "743935421bb51cccdb6bdd152e04c5c70274e935c82119ad7faeec31780d811d",
+        "size": None,
+    },
+    "v0.02": {
+        "file": "speech_commands_v0.02.tar.gz",
+        "sha256": "af14739ee7dc311471de98f5f9d2c9191b18aedfe957f4a6ff791c709868ff58",
+        "size": 2_428_923_189,
+    },
+    "v0.02-test": {
+        "file": "speech_commands_test_set_v0.02.tar.gz",
+        "sha256": "cc2a00c1147c2254e9be3fa0f779d8c17421dc349b86366567a8edfa9acd51df",
+        "size": 112_563_277,
+    },
+}
+_BLOCK = 1 << 20
+
+
+def get_data_home(data_home=None):
+    """The folder where sklkws keeps downloaded data, created if needed.
+
+    Parameters
+    ----------
+    data_home : str or path-like, default=None
+        The folder. None means the environment variable ``SKLKWS_DATA`` when
+        set, else ``~/sklkws_data``.
+
+    Returns
+    -------
+    data_home : pathlib.Path
+        The folder, existing.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> get_data_home(tempfile.mkdtemp()).is_dir()
+    True
+    """
+    if data_home is None:
+        data_home = os.environ.get("SKLKWS_DATA") or Path("~") / "sklkws_data"
+    data_home = Path(data_home).expanduser()
+    data_home.mkdir(parents=True, exist_ok=True)
+    return data_home
+
+
+def fetch_speech_commands(
+    data_home=None,
+    version="v0.02",
+    *,
+    url=None,
+    checksum="official",
+    keep_archive=False,
+    progress=None,
+    timeout=60.0,
+):
+    """Download and extract the Speech Commands dataset (Warden, 2018; CC BY 4.0).
+
+    The archive streams into a temporary file in ``data_home`` with a progress
+    bar, is checked against its SHA-256, renamed only when complete, and
+    extracted with :mod:`tarfile`'s ``"data"`` filter (no member may land
+    outside the target folder, no links out, no device files). Later calls
+    find the extracted folder and download nothing. An interrupted download,
+    a network error or a checksum mismatch leaves no file behind.
+
+    Parameters
+    ----------
+    data_home : str or path-like, default=None
+        Where to keep the data; None means ``$SKLKWS_DATA`` or ``~/sklkws_data``.
+    version : {"v0.02", "v0.01", "v0.02-test"}, default="v0.02"
+        ``"v0.02"``: the full dataset (35 words, 105,829 clips, 2.4 GB download,
+        3.8 GB extracted). ``"v0.01"``: the first release (30 words, 64,727
+        clips, 1.5 GB). ``"v0.02-test"``: the canonical 12-class test set of
+        v0.02 (113 MB), in the layout with ``_unknown_/`` and ``_silence_/``.
+    url : str, default=None
+        Download from this address instead of the official one (a mirror, or a
+        ``file://`` URL of an archive already on disk).
+    checksum : "official", str or None, default="official"
+        ``"official"``: the published SHA-256 of ``version``'s archive (also
+        applied to a mirror given as ``url``). A hex string: that SHA-256.
+        None: no verification (only sensible for an archive you built yourself).
+    keep_archive : bool, default=False
+        Keep the verified archive in ``data_home`` after extraction; by default
+        it is deleted to save space.
+    progress : bool, default=None
+        Show a tqdm progress bar; None shows it when stderr is a terminal.
+    timeout : float, default=60.0
+        Seconds to wait for the server before giving up.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The extracted folder, ``data_home / "speech_commands_<version>"``, in
+        the dataset's standard layout; pass it to :func:`load_speech_commands`.
+        Delete it to download again.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``version``.
+    OSError
+        When the download fails or is cut short, the checksum does not match,
+        or the archive cannot be extracted safely; nothing partial is left.
+
+    See Also
+    --------
+    load_speech_commands : Read the extracted folder as ``(X, y, groups)``.
+
+    Examples
+    --------
+    >>> from sklkws.datasets import fetch_speech_commands, load_speech_commands
+    >>> path = fetch_speech_commands()  # doctest: +SKIP
+    >>> X, y, groups = load_speech_commands(path, subset="training", dtype="int16")  # doctest: +SKIP
+    """
+    if version not in ARCHIVES:
+        raise ValueError(f"Unknown Speech Commands version {version!r}; choose one of {sorted(ARCHIVES)}.")
+    spec = ARCHIVES[version]
+    sha256 = spec["sha256"] if checksum == "official" else checksum
+    if sha256 is not None and not (
+        isinstance(sha256, str) and len(sha256) == 64 and set(sha256.lower()) <= set(string.hexdigits.lower())
+    ):
+        raise ValueError(
+            f"checksum must be 'official', a 64-digit SHA-256 hex string or None, got {checksum!r}."
+        )
+    size = spec["size"] if checksum == "official" else None
+    url = url or _BASE_URL + spec["file"]
+    show = sys.stderr.isatty() if progress is None else bool(progress)
+
+    home = get_data_home(data_home)
+    target = home / f"speech_commands_{version}"
+    if target.is_dir():
+        return target
+    archive = home / spec["file"]
+    if archive.is_file():
+        # Only a verified download gets this name, but the user may have put it there.
+        _verify(archive, sha256, show)
+    else:
+        _download(url, archive, sha256=sha256, size=size, show=show, timeout=timeout)
+    _extract(archive, target)
+    if not keep_archive:
+        archive.unlink()
+    return target
+
+
+def _hexdigest_matches(digest, sha256, source):
+    if sha256 is not None and digest.hexdigest() != sha256.lower():
+        raise OSError(
+            f"Checksum mismatch for {source}: SHA-256 {digest.hexdigest()}, expected {sha256}. "
+            "The file was deleted; try again, or check the url / checksum arguments."
+        )
+
+
+def _verify(archive, sha256, show):
+    if sha256 is None:
+        return
+    digest = hashlib.sha256()
+    bar = tqdm(
+        total=archive.stat().st_size, desc=f"Checking {archive.name}", unit="B", unit_scale=True, disable=not show
+    )
+    with open(archive, "rb") as handle, bar:
+        while block := handle.read(_BLOCK):
+            digest.update(block)
+            bar.update(len(block))
+    try:
+        _hexdigest_matches(digest, sha256, archive)
+    except OSError:
+        archive.unlink()
+        raise
+
+
+def _download(url, dest, *, sha256, size, show, timeout):
+    """Stream ``url`` into a hidden temporary file next to ``dest``; rename it when complete and verified."""
+    fd, part = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    try:
+        digest = hashlib.sha256()
+        received = 0
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+            length = response.headers.get("Content-Length")
+            expected = int(length) if length is not None else size
+            with tqdm(
+                total=expected, desc=f"Downloading {dest.name}", unit="B", unit_scale=True, disable=not show
+            ) as bar:
+                while block := response.read(_BLOCK):
+                    out.write(block)
+                    digest.update(block)
+                    received += len(block)
+                    bar.update(len(block))
+        if expected is not None and received != expected:
+            raise OSError(f"Download of {url} was cut short: {received} of {expected} bytes received.")
+        if size is not None and received != size:
+            raise OSError(f"Download of {url} has {received} bytes, the official archive {size}.")
+        _hexdigest_matches(digest, sha256, url)
+        os.replace(part, dest)
+    except http.client.HTTPException as err:
+        _remove(part)
+        raise OSError(f"Download of {url} failed: {err!r}") from err
+    except BaseException:
+        # Network errors, Ctrl-C, checksum mismatch: never leave a partial file.
+        _remove(part)
+        raise
+
+
+def _extract(archive, target):
+    """Unpack ``archive`` into a hidden temporary folder, then rename it to ``target``."""
+    scratch = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part"))
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            tar.extractall(scratch, filter="data")
+        os.rename(scratch, target)
+    except (tarfile.TarError, EOFError) as err:
+        # A corrupt or unsafe archive is useless: drop it so the next call downloads afresh.
+        shutil.rmtree(scratch, ignore_errors=True)
+        _remove(archive)
+        raise OSError(f"Cannot safely extract {archive} (deleted): {err}") from err
+    except OSError:
+        shutil.rmtree(scratch, ignore_errors=True)
+        if not target.is_dir():
+            raise
+        # Another process finished the same extraction first: use its folder.
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+
+
+def _remove(file):
+    try:
+        os.unlink(file)
+    except FileNotFoundError:
+        pass
