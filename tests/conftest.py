@@ -28,3 +28,11 @@ def speech_commands_dir():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+def pytest_configure(config):
+    """One BLAS thread per xdist worker: with ``-n 2`` on 2 cores, more threads only fight."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        from threadpoolctl import threadpool_limits
+
+        config._sklkws_blas_limit = threadpool_limits(1, user_api="blas")

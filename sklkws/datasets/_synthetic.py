@@ -1,0 +1,457 @@
+"""Synthetic keyword clips: eSpeak NG speech placed in noisy one-second clips.
+
+The embedded default dataset of sklkws. Each clip is one word said by a synthetic
+"speaker" (an eSpeak voice and variant with its own pitch, intonation range and
+speaking rate), at a random loudness and a random position inside the clip, over
+white, pink or brown noise (or cuts of real background recordings) at a random
+SNR. The speaker plays the part of the dataset's speaker id, so cross-validation
+grouped by it behaves like speaker-grouped cross-validation on real recordings.
+"""
+
+import numbers
+from collections.abc import Mapping
+
+import numpy as np
+from scipy import fft as sp_fft
+from sklearn.utils import check_random_state
+
+from .._validation import batch_slices
+from . import _espeak
+from ._labels import COMMAND_WORDS, SILENCE, UNKNOWN
+
+#: English language voices of eSpeak NG used by default: American, British (``en``), Scottish,
+#: Received Pronunciation, Lancaster, West Midlands, Caribbean, New York City
+#: (``en-shaw`` is a spelling, not an accent).
+DEFAULT_LANGUAGES = (
+    "en-us", "en", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029", "en-us-nyc",
+)
+#: Voice variants used by default: the numbered male/female ones plus the named
+#: human-sounding ones; effect voices (robots, whisper, croak, demonic) are left out.
+DEFAULT_VARIANTS = (
+    "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "f1", "f2", "f3", "f4", "f5",
+    "Alex", "Alicia", "Andrea", "Andy", "Annie", "Denis", "Gene", "Lee", "Michael", "Mike", "Nguyen",
+    "Reed", "adam", "anika", "aunty", "belinda", "benjamin", "boris", "caleb", "david", "ed", "edward",
+    "grandma", "grandpa", "ian", "john", "klatt3", "linda", "max", "michel", "norbert", "paul", "quincy",
+    "rob", "robert", "shelby", "steph", "travis", "victor", "zac",
+)
+#: Other words for ``_unknown_``: the auxiliary words of Speech Commands v0.02.
+DEFAULT_UNKNOWN_WORDS = (
+    "bed", "bird", "cat", "dog", "happy", "house", "marvin", "sheila", "tree", "wow",
+    "backward", "forward", "follow", "learn", "visual",
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+)
+NOISE_COLORS = ("white", "pink", "brown")
+# Speaker pitch buckets (eSpeak pitch, 0-100): low, mid, high; part of the speaker id.
+_PITCH_BUCKETS = ((20, 40), (40, 60), (60, 80))
+_RATE_RANGE = (130, 230)  # speaker's base rate, words per minute (eSpeak default 175)
+_RATE_JITTER = 0.15  # per-utterance rate change, relative
+_PITCH_JITTER = 5  # per-utterance pitch change, eSpeak units
+_PEAK_RANGE = (0.1, 0.9)  # word peak amplitude, drawn log-uniformly
+_SILENCE_RMS_DB = (-70.0, -20.0)  # noise level of _silence_ clips, dBFS (real ones: about -68 to -12)
+_FADE_S = 0.005  # fade at cut edges, so trimmed words do not click
+_BATCH = 1024  # noise is generated in batches of this many clips (bounded memory)
+
+
+def _check_words(words, name):
+    if isinstance(words, str):
+        words = (words,)
+    try:
+        words = tuple(words)
+    except TypeError:
+        raise ValueError(f"{name} must be a list of words, got {words!r}.") from None
+    bad = [w for w in words if not isinstance(w, str) or not w.strip()]
+    if bad:
+        raise ValueError(f"{name} must hold non-empty strings; got {bad[0]!r}.")
+    if len(set(words)) != len(words):
+        raise ValueError(f"{name} has duplicates: {sorted(w for w in set(words) if words.count(w) > 1)}.")
+    reserved = {SILENCE, UNKNOWN} & set(words)
+    if reserved:
+        raise ValueError(f"{name} may not contain the reserved label(s) {sorted(reserved)}.")
+    return words
+
+
+def _check_count(value, name, default, *, minimum):
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+def _check_voices(voices):
+    if voices is None:
+        return tuple(f"{lang}+{var}" for lang in DEFAULT_LANGUAGES for var in DEFAULT_VARIANTS)
+    if isinstance(voices, str):
+        voices = (voices,)
+    voices = tuple(voices)
+    if not voices:
+        raise ValueError("voices is empty; give at least one eSpeak voice such as 'en-us+m3'.")
+    languages = set(_espeak.list_languages(""))
+    variants = set(_espeak.list_variants())
+    for voice in voices:
+        if not isinstance(voice, str):
+            raise ValueError(f"voices must hold strings like 'en-us+f3', got {voice!r}.")
+        lang, _, variant = voice.partition("+")
+        # eSpeak silently ignores an unknown variant, so both parts are checked here.
+        if lang.lower() not in languages:
+            raise ValueError(f"Unknown eSpeak language voice {lang!r} in {voice!r}; known: {sorted(languages)}.")
+        if variant and variant not in variants:
+            raise ValueError(f"Unknown eSpeak voice variant {variant!r} in {voice!r}; known: {sorted(variants)}.")
+    return voices
+
+
+def _check_snr(snr_db):
+    if snr_db is None:
+        return None
+    if isinstance(snr_db, numbers.Real):
+        snr_db = (snr_db, snr_db)
+    try:
+        low, high = (float(v) for v in snr_db)
+    except (TypeError, ValueError):
+        raise ValueError(f"snr_db must be None, a number or a (low, high) pair in dB, got {snr_db!r}.") from None
+    if not (np.isfinite(low) and np.isfinite(high) and low <= high):
+        raise ValueError(f"snr_db must be a finite (low, high) pair with low <= high, got {snr_db!r}.")
+    return low, high
+
+
+def _check_noise(noise, n_samples):
+    """Return ('colors', tuple) or ('recordings', list of 1-D float32 arrays)."""
+    if noise is None:
+        return "colors", NOISE_COLORS
+    if isinstance(noise, str):
+        noise = (noise,)
+    # A mapping is load_background_noise's {name: recording}.
+    items = list(noise.values()) if isinstance(noise, Mapping) else list(noise)
+    if not items:
+        raise ValueError("noise is empty; give noise colours or background recordings.")
+    if all(isinstance(item, str) for item in items):
+        unknown = sorted(set(items) - set(NOISE_COLORS))
+        if unknown:
+            raise ValueError(f"Unknown noise colour(s) {unknown}; choose from {NOISE_COLORS}.")
+        return "colors", tuple(items)
+    recordings = []
+    for i, item in enumerate(items):
+        rec = np.asarray(item, dtype=np.float32)
+        if rec.ndim != 1:
+            raise ValueError(f"Background recording {i} must be 1-D mono audio, got shape {rec.shape}.")
+        if rec.shape[0] < n_samples:
+            raise ValueError(
+                f"Background recording {i} is shorter ({rec.shape[0]} samples) than one clip ({n_samples})."
+            )
+        if not np.all(np.isfinite(rec)):
+            raise ValueError(f"Background recording {i} contains NaN or infinity.")
+        if not np.any(rec):
+            raise ValueError(f"Background recording {i} is all zeros.")
+        recordings.append(rec)
+    return "recordings", recordings
+
+
+def _colored_noise(colors, n_samples, rng):
+    """Unit-RMS float32 noise, one row per entry of ``colors``, shaped in the frequency domain.
+
+    ``colors`` is an array of "white" / "pink" / "brown"; ``rng`` a Generator or RandomState.
+    """
+    colors = np.asarray(colors)
+    shape = (len(colors), n_samples)
+    if isinstance(rng, np.random.Generator):
+        noise = rng.standard_normal(shape, dtype=np.float32)
+    else:  # a RandomState, as other synthetic datasets pass
+        noise = rng.standard_normal(shape).astype(np.float32)
+    freqs = np.fft.rfftfreq(n_samples).astype(np.float32)
+    freqs[0] = freqs[min(1, freqs.size - 1)] or 1.0  # no infinite DC gain
+    # Amplitude slope: pink has power 1/f, brown 1/f^2; white stays as drawn.
+    for color, slope in (("pink", 0.5), ("brown", 1.0)):
+        rows = np.flatnonzero(colors == color)
+        if rows.size:
+            spectrum = sp_fft.rfft(noise[rows], axis=1) * freqs**-slope
+            noise[rows] = sp_fft.irfft(spectrum, n=n_samples, axis=1)
+    noise -= noise.mean(axis=1, keepdims=True)
+    return noise / np.maximum(np.sqrt(np.mean(noise**2, axis=1, keepdims=True)), 1e-12)
+
+
+def _recording_noise(recordings, which, n_samples, rng):
+    """Unit-RMS random cuts of background recordings and where they start.
+
+    A loop over at most one batch of cuts: each is a plain slice copy.
+    """
+    out = np.empty((len(which), n_samples), dtype=np.float32)
+    highs = np.array([recordings[k].shape[0] - n_samples + 1 for k in which])
+    starts = (rng.random(len(which)) * highs).astype(int)
+    for row, (k, start) in enumerate(zip(which, starts)):
+        out[row] = recordings[k][start : start + n_samples]
+    out -= out.mean(axis=1, keepdims=True)
+    return out / np.maximum(np.sqrt(np.mean(out**2, axis=1, keepdims=True)), 1e-8), starts
+
+
+def _trim(wave, threshold=1e-3):
+    """Drop eSpeak's leading and trailing pauses (below ``threshold`` x peak)."""
+    magnitude = np.abs(wave)
+    active = np.flatnonzero(magnitude > threshold * max(float(magnitude.max(initial=0.0)), 1e-12))
+    if active.size == 0:
+        return wave[:0]
+    return wave[active[0] : active[-1] + 1]
+
+
+def _utterances(requests, n_samples, sample_rate):
+    """Synthesise (text, voice, rate, pitch, range) requests, each trimmed to at most ``n_samples``.
+
+    ``n_samples`` is one length or one per request. All requests go to one eSpeak
+    process (:func:`~._espeak.synthesize_batch`), so the result is reproducible.
+    A word longer than its clip is synthesised again at the rate that makes it
+    fit (up to eSpeak's fastest); if it is still too long it is cut with a short fade.
+    """
+    limit = np.broadcast_to(np.asarray(n_samples, dtype=np.int64), (len(requests),))
+    waves = [_trim(w) for w in _espeak.synthesize_batch(requests, sample_rate=sample_rate)]
+    long = [i for i, w in enumerate(waves) if w.shape[0] > limit[i] and requests[i][2] < _espeak.MAX_RATE]
+    if long:
+        faster = []
+        for i in long:
+            text, voice, rate, pitch, pitch_range = requests[i]
+            new_rate = min(_espeak.MAX_RATE, int(np.ceil(rate * waves[i].shape[0] / limit[i] * 1.05)))
+            faster.append((text, voice, new_rate, pitch, pitch_range))
+        for i, wave in zip(long, _espeak.synthesize_batch(faster, sample_rate=sample_rate)):
+            waves[i] = _trim(wave)
+    for i, wave in enumerate(waves):
+        if wave.shape[0] > limit[i]:
+            fade = min(int(limit[i]), max(1, int(_FADE_S * sample_rate)))
+            wave = wave[: limit[i]].copy()
+            wave[wave.shape[0] - fade :] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
+            waves[i] = wave
+    return waves
+
+
+def _utterance(text, voice, rate, pitch, pitch_range, n_samples, sample_rate):
+    """One request of :func:`_utterances` (one eSpeak process per call: batch where you can)."""
+    return _utterances([(text, voice, rate, pitch, pitch_range)], n_samples, sample_rate)[0]
+
+
+def _draw_speakers(voices, n_speakers, rs):
+    """Draw the speaker pool: a voice, a pitch bucket, and base pitch/range/rate each."""
+    pool = [(v, b) for v in voices for b in range(len(_PITCH_BUCKETS))]
+    chosen = rs.choice(len(pool), size=min(n_speakers, len(pool)), replace=False)
+    voice = np.array([pool[k][0] for k in chosen], dtype=object)
+    bucket = np.array([pool[k][1] for k in chosen])
+    lows, highs = np.array(_PITCH_BUCKETS).T
+    pitch = rs.uniform(lows[bucket], highs[bucket])
+    pitch_range = rs.uniform(30, 80, size=len(chosen))
+    rate = rs.uniform(*_RATE_RANGE, size=len(chosen))
+    names = np.array([f"{v}/{('low', 'mid', 'high')[b]}" for v, b in zip(voice, bucket)], dtype=object)
+    return names, voice, pitch, pitch_range, rate
+
+
+def _balanced(n, n_groups, rs):
+    """``n`` draws from ``range(n_groups)`` with counts differing by at most one."""
+    return rs.permutation(np.resize(rs.permutation(n_groups), n))
+
+
+def make_synthetic_commands(
+    words=COMMAND_WORDS,
+    n_per_word=50,
+    *,
+    unknown_words=DEFAULT_UNKNOWN_WORDS,
+    n_unknown=None,
+    n_silence=None,
+    voices=None,
+    n_speakers=None,
+    sample_rate=16000,
+    duration=1.0,
+    snr_db=(5.0, 30.0),
+    noise=None,
+    shuffle=True,
+    random_state=None,
+    return_meta=False,
+):
+    """Make keyword clips of synthetic speech (eSpeak NG) in noise.
+
+    The embedded default dataset of sklkws, shaped like
+    :func:`load_speech_commands`' output. Every word clip is one word spoken by a
+    synthetic speaker, an eSpeak NG English voice and variant (``"en-gb+f3"``) in
+    a pitch bucket, with its own base pitch, intonation range and speaking rate,
+    varied a little per utterance. The word (eSpeak's pauses trimmed) gets a random
+    peak level in [0.1, 0.9] and a random position fully inside the clip; noise is
+    added at an SNR drawn from ``snr_db`` relative to the word's RMS. ``_silence_``
+    clips hold noise only, at -70 to -20 dBFS RMS. Any list of words works, so this
+    also trains a detector for a wake word of one's own without recordings.
+
+    A word longer than ``duration`` at the drawn rate is synthesised again at the
+    rate that makes it fit (at most eSpeak's 450 words per minute) and, if still
+    too long, cut at the clip's end with a 5 ms fade.
+
+    Parameters
+    ----------
+    words : sequence of str, default=COMMAND_WORDS
+        The target words; each becomes its own label.
+    n_per_word : int, default=50
+        Clips per target word.
+    unknown_words : sequence of str, default=DEFAULT_UNKNOWN_WORDS
+        Words said in ``_unknown_`` clips (those also in ``words`` are dropped).
+        The default is the 25 auxiliary words of Speech Commands v0.02.
+    n_unknown : int, default=None
+        Number of ``_unknown_`` clips; ``None`` means ``2 * n_per_word``; 0 for none.
+    n_silence : int, default=None
+        Number of ``_silence_`` clips; ``None`` means ``n_per_word``; 0 for none.
+    voices : sequence of str, default=None
+        eSpeak voices, language plus optional variant (``"en-us+m3"``). ``None``
+        means every pair of :data:`DEFAULT_LANGUAGES` (8 English accents) and
+        :data:`DEFAULT_VARIANTS` (53 human-sounding variants).
+    n_speakers : int, default=None
+        Size of the speaker pool, drawn without replacement from the
+        ``voices`` x 3 pitch buckets. ``None`` means one speaker per 10 speech
+        clips (at least 10). Capped at the pool size.
+    sample_rate : int, default=16000
+        Sample rate of the clips; eSpeak's 22050 Hz output is resampled to it.
+    duration : float, default=1.0
+        Clip length in seconds.
+    snr_db : (float, float) or float or None, default=(5.0, 30.0)
+        Range of the speech-to-noise ratio in dB, drawn uniformly per clip. A
+        number fixes it; ``None`` adds no noise to word clips.
+    noise : str, sequence of str, sequence or dict of 1-D arrays, default=None
+        Noise colours drawn per clip from ``"white"``, ``"pink"``, ``"brown"``
+        (``None`` means all three), or background recordings at ``sample_rate``
+        cut at random, e.g. the dict :func:`load_background_noise` returns.
+    shuffle : bool, default=True
+        Shuffle the clips; otherwise they come grouped by label in the order
+        ``words``, ``_unknown_``, ``_silence_``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds every draw; the same seed gives identical arrays.
+    return_meta : bool, default=False
+        Also return a dict of per-clip arrays: ``"text"`` (what was said, ``""``
+        for silence), ``"voice"``, ``"rate"`` (words per minute), ``"pitch"``,
+        ``"onset"`` and ``"length"`` (the word's first sample and length in
+        samples; -1 and 0 for silence), ``"snr_db"`` (NaN for silence and for
+        ``snr_db=None``), ``"noise"`` (colour or recording index) and
+        ``"noise_offset"`` (first sample of the recording cut, -1 otherwise).
+
+    Returns
+    -------
+    X : ndarray of shape (n_clips, round(duration * sample_rate)), dtype float32
+        The clips, in [-1, 1].
+    y : ndarray of shape (n_clips,), dtype object
+        Labels: the words, ``"_unknown_"`` and ``"_silence_"``.
+    groups : ndarray of shape (n_clips,), dtype object
+        The synthetic speaker, e.g. ``"en-gb+f3/high"``, for speaker-grouped
+        cross-validation (:class:`~sklearn.model_selection.GroupKFold`).
+        ``_silence_`` clips are spread over the speakers, as background from
+        their recording sessions.
+    meta : dict of ndarray
+        Only when ``return_meta`` is true.
+
+    Raises
+    ------
+    ValueError
+        If a word list is empty or holds empty strings, duplicates or a reserved
+        label, a count is not a non-negative integer (``n_per_word`` >= 1), a voice,
+        variant or noise colour is unknown, a background recording is too short,
+        or the parameters leave no clips.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklkws.datasets import make_synthetic_commands
+    >>> X, y, groups = make_synthetic_commands(n_per_word=5, random_state=0)
+    >>> X.shape, X.dtype
+    ((65, 16000), dtype('float32'))
+    >>> np.unique(y)[:3].tolist()
+    ['_silence_', '_unknown_', 'down']
+    >>> X, y, groups = make_synthetic_commands(["sheila"], 20, random_state=0)
+    >>> np.unique(y).tolist()
+    ['_silence_', '_unknown_', 'sheila']
+    """
+    words = _check_words(words, "words")
+    if not words:
+        raise ValueError("words is empty; give at least one word to synthesise.")
+    n_per_word = _check_count(n_per_word, "n_per_word", None, minimum=1)
+    n_unknown = _check_count(n_unknown, "n_unknown", 2 * n_per_word, minimum=0)
+    n_silence = _check_count(n_silence, "n_silence", n_per_word, minimum=0)
+    unknown_words = tuple(w for w in _check_words(unknown_words, "unknown_words") if w not in words)
+    if n_unknown and not unknown_words:
+        raise ValueError("n_unknown > 0 but no unknown_words are left once the target words are removed.")
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Integral) or sample_rate < 1000:
+        raise ValueError(f"sample_rate must be an integer >= 1000 Hz, got {sample_rate!r}.")
+    if not isinstance(duration, numbers.Real) or not np.isfinite(duration) or duration <= 0:
+        raise ValueError(f"duration must be a positive number of seconds, got {duration!r}.")
+    n_samples = int(round(duration * sample_rate))
+    if n_samples < 1:
+        raise ValueError(f"duration={duration} s is shorter than one sample at {sample_rate} Hz.")
+    voices = _check_voices(voices)
+    snr_db = _check_snr(snr_db)
+    noise_kind, noise_sources = _check_noise(noise, n_samples)
+    rs = check_random_state(random_state)
+
+    # Object arrays of str, like load_speech_commands.
+    labels = np.array(
+        [w for w in words for _ in range(n_per_word)] + [UNKNOWN] * n_unknown + [SILENCE] * n_silence, dtype=object
+    )
+    n = labels.shape[0]
+    if shuffle:
+        labels = labels[rs.permutation(n)]
+    silent = labels == SILENCE
+    speech = np.flatnonzero(~silent)
+    n_speakers = _check_count(n_speakers, "n_speakers", max(10, round(speech.size / 10)), minimum=1)
+    names, spk_voice, spk_pitch, spk_range, spk_rate = _draw_speakers(voices, n_speakers, rs)
+    speaker = _balanced(n, names.size, rs)
+
+    # Every draw happens before synthesis, so the arrays depend on the seed only.
+    text = labels.copy()
+    is_unknown = labels == UNKNOWN
+    text[is_unknown] = np.array(unknown_words, dtype=object)[rs.randint(len(unknown_words), size=is_unknown.sum())]
+    text[silent] = ""
+    rate = np.rint(spk_rate[speaker] * (1 + rs.uniform(-_RATE_JITTER, _RATE_JITTER, n))).astype(int)
+    pitch = np.clip(np.rint(spk_pitch[speaker] + rs.uniform(-_PITCH_JITTER, _PITCH_JITTER, n)), 0, 100).astype(int)
+    pitch_range = np.rint(spk_range[speaker]).astype(int)
+    peak = np.exp(rs.uniform(*np.log(_PEAK_RANGE), size=n))
+    position = rs.uniform(size=n)
+    snr = rs.uniform(*snr_db, size=n) if snr_db is not None else np.full(n, np.nan)
+    silence_rms = 10 ** (rs.uniform(*_SILENCE_RMS_DB, size=n) / 20)
+    source = rs.randint(len(noise_sources), size=n)
+
+    X = np.zeros((n, n_samples), dtype=np.float32)
+    onset = np.full(n, -1)
+    length = np.zeros(n, dtype=int)
+    speech_rms = np.zeros(n)
+    requests = [(text[i], spk_voice[speaker[i]], rate[i], pitch[i], pitch_range[i]) for i in speech]
+    for i, wave in zip(speech, _utterances(requests, n_samples, sample_rate)):
+        if wave.size == 0:
+            continue
+        wave = wave * np.float32(peak[i] / np.abs(wave).max())
+        onset[i] = int(position[i] * (n_samples - wave.size + 1))
+        length[i] = wave.size
+        X[i, onset[i] : onset[i] + wave.size] = wave
+        speech_rms[i] = np.sqrt(np.mean(np.square(wave, dtype=np.float64)))
+
+    if snr_db is None:
+        level = np.where(silent, silence_rms, 0.0)
+    else:
+        level = np.where(silent, silence_rms, speech_rms / 10 ** (snr / 20))
+    noisy = np.flatnonzero(level > 0)
+    noise_offset = np.full(n, -1)
+    # A Generator seeded from the draws above: its float32 normals are much faster.
+    rng = np.random.default_rng(rs.randint(2**32, dtype=np.uint64))
+    for batch in batch_slices(noisy.size, _BATCH):
+        rows = noisy[batch]
+        if noise_kind == "colors":
+            unit = _colored_noise(np.array(noise_sources)[source[rows]], n_samples, rng)
+        else:
+            unit, noise_offset[rows] = _recording_noise(noise_sources, source[rows], n_samples, rng)
+        unit *= level[rows, None].astype(np.float32)
+        X[rows] += unit
+    # Loud word plus noise can pass full scale: scale such clips down rather than clip them.
+    X /= np.maximum(np.abs(X).max(axis=1, keepdims=True), 1.0)
+
+    groups = names[speaker]
+    if not return_meta:
+        return X, labels, groups
+    meta = {
+        "text": text.astype(str),
+        "voice": np.where(silent, "", spk_voice[speaker]).astype(str),
+        "rate": np.where(silent, 0, rate),
+        "pitch": np.where(silent, 0, pitch),
+        "onset": onset,
+        "length": length,
+        "snr_db": np.where(silent | (length == 0), np.nan, snr),
+        "noise": np.array(noise_sources, dtype=object)[source].astype(str)
+        if noise_kind == "colors"
+        else source,
+        "noise_offset": noise_offset,
+    }
+    return X, labels, groups, meta
