@@ -1,0 +1,35 @@
+"""Augmentation samplers: fit-time copies in pipelines and fresh draws every epoch.
+
+Every sampler follows imbalanced-learn's ``fit_resample`` contract (so it sits in
+:class:`imblearn.pipeline.Pipeline` and acts only while fitting) and also has a
+batch method ``augment(X, random_state)`` that the Keras classifiers call on every
+batch. All work is vectorised over the batch.
+
+- :class:`AddNoise`: white, pink, brown or recorded background noise at an exact SNR.
+- :class:`TimeShift`: random shift in ms, zero fill or roll.
+- :class:`Gain`: random gain in dB.
+- :class:`TimeStretch`: speed change keeping pitch (batch phase vocoder).
+- :class:`SpecAugment`: frequency and time masks on features.
+- :class:`AugmentChain`: several of them with their own probabilities.
+- :func:`augmented_indices`: keep ``groups`` / ``sample_weight`` aligned in pipelines.
+"""
+
+from ._base import BaseAugmenter, augmented_indices
+from ._chain import AugmentChain
+from ._noise import AddNoise, coloured_noise
+from ._spec import SpecAugment
+from ._stretch import TimeStretch, stretch_batch
+from ._wave import Gain, TimeShift
+
+__all__ = [
+    "AddNoise",
+    "AugmentChain",
+    "BaseAugmenter",
+    "Gain",
+    "SpecAugment",
+    "TimeShift",
+    "TimeStretch",
+    "augmented_indices",
+    "coloured_noise",
+    "stretch_batch",
+]
