@@ -1,0 +1,148 @@
+"""The compact artifact against the Keras pipeline it comes from: latency ratio, size, MACs, parity.
+
+    python benchmarks/latency.py [--data DIR] [--model FILE.joblib] [--width 3] [--epochs 15]
+        [--n-runs 200] [--out benchmarks/output/latency]
+
+Trains the recommended Speech Commands model (log-mel front end in the classifier,
+BC-ResNet-style ``KerasResNetClassifier``, fresh audio augmentation every batch) on a
+speaker-grouped 80 % of ``--data`` (synthetic eSpeak clips without it), or loads a
+fitted one with ``--model``. Then exports it as int8 (the recommended artifact),
+float16 and float32, plus two int8 variants that also quantise the front end (FFT
+and DFT-matrix STFT), and prints for each: file size, MACs, single-thread latency
+here (median of ``--n-runs``), estimated Raspberry Pi 3B / 4 latency, and accuracy on
+the held-out speakers against the Keras pipeline's. The speed ratio is measured in
+the same run: ``KerasResNetClassifier.predict`` on one clip against
+``CompactClassifier.predict`` on the same clip (both median of ``--n-runs``).
+
+Targets for the recommended int8 artifact: <= 250 KB, <= 2 ms per clip here,
+estimated Pi 3B <= 20 ms. Results are written to ``OUT/latency.json``.
+"""
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import joblib
+from sklearn.model_selection import GroupShuffleSplit
+
+from sklkws.augment import AddNoise, AugmentChain, Gain, TimeShift
+from sklkws.export import CompactClassifier, export_compact
+from sklkws.features import MelFeatures
+from sklkws.models import KerasResNetClassifier, count_macs
+
+TARGETS = {"size_bytes": 250_000, "latency_ms": 2.0, "pi3b_ms": 20.0}
+
+
+def load_data(data, seed):
+    if data:
+        from sklkws.datasets import load_speech_commands
+
+        X, y, groups = load_speech_commands(data, n_jobs=-1, progress=False)
+    else:
+        from sklkws.datasets import make_synthetic_commands
+
+        X, y, groups = make_synthetic_commands(n_per_word=40, random_state=seed)
+    train, test = next(GroupShuffleSplit(1, test_size=0.2, random_state=seed).split(X, y, groups))
+    return X[train], y[train], X[test], y[test]
+
+
+def recommended_model(args):
+    """The recommended classifier: log-mels in the classifier, BC-ResNet, augmentation every batch."""
+    augment = AugmentChain([
+        (AddNoise("pink", snr_db=(10.0, 30.0)), 0.3),
+        (TimeShift(shift_ms=(-100.0, 100.0)), 0.8),
+        (Gain(gain_db=(-6.0, 6.0)), 0.5),
+    ])
+    return KerasResNetClassifier(
+        "bcresnet", {"width": args.width}, frontend=MelFeatures("logmel", n_mels=40), augment=augment,
+        epochs=args.epochs, batch_size=64, learning_rate=3e-3, decay="cosine", label_smoothing=0.1,
+        random_state=args.seed, verbose=2,
+    )
+
+
+def median_ms(fn, n_runs, n_warmup=5):
+    for _ in range(n_warmup):
+        fn()
+    times = []
+    for _ in range(n_runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", help="Speech Commands folder; default: synthetic keyword clips")
+    parser.add_argument("--model", help="a fitted model saved with joblib (skips training)")
+    parser.add_argument("--width", type=float, default=3)
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--n-runs", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="benchmarks/output/latency")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    X, y, X_test, y_test = load_data(args.data, args.seed)
+    print(f"{len(X)} training clips, {len(X_test)} held-out clips of other speakers, {len(set(y))} classes")
+    if args.model:
+        model = joblib.load(args.model)
+    else:
+        start = time.perf_counter()
+        model = recommended_model(args).fit(X, y)
+        print(f"trained in {time.perf_counter() - start:.0f} s")
+        joblib.dump(model, out / "model.joblib")
+    keras_accuracy = model.score(X_test, y_test)
+    network_macs = count_macs(model.model_) if hasattr(model, "model_") else None
+    print(f"Keras pipeline: held-out accuracy {100 * keras_accuracy:.2f}%, network MACs {network_macs:,}")
+
+    clip = X_test[:1]
+    keras_ms = median_ms(lambda: model.predict(clip), args.n_runs)
+    variants = {  # name: (file stem, export parameters)
+        "int8 (recommended)": ("int8", dict(quantize="int8")),
+        "float16": ("float16", dict(quantize="float16")),
+        "float32": ("float32", dict(quantize=None)),
+        "int8 + int8 front end (FFT)": ("int8_frontend_fft", dict(quantize="int8", quantize_frontend=True)),
+        "int8 + int8 front end (DFT matmul)": ("int8_frontend_matmul",
+                                               dict(quantize="int8", quantize_frontend=True, stft="matmul")),
+    }
+    results = {"keras_accuracy": keras_accuracy, "keras_predict_ms": keras_ms, "network_macs": network_macs,
+               "n_train": len(X), "n_test": len(X_test), "variants": {}}
+    for name, (stem, params) in variants.items():
+        path = out / f"{stem}.tflite"
+        report = export_compact(model, path, representative_data=X, validation_data=(X_test, y_test),
+                                n_runs=args.n_runs, check=False, verbose=False, **params)
+        compact = CompactClassifier(path)
+        compact_ms = median_ms(lambda: compact.predict(clip), args.n_runs)
+        parity = report["parity"]
+        row = {
+            "size_bytes": report["size_bytes"], "macs": report["macs"], "latency_ms": report["latency_ms"],
+            "predict_ms": compact_ms, "speedup_vs_keras": keras_ms / compact_ms,
+            "pi3b_ms": report["estimated_latency_ms"]["pi3b"], "pi4_ms": report["estimated_latency_ms"]["pi4"],
+            "accuracy": parity["accuracy_exported"], "accuracy_change_points": parity["accuracy_change_points"],
+            "agreement": parity["agreement"], "checks_passed": report["passed"], "failures": report["failures"],
+        }
+        results["variants"][name] = row
+        print(f"{name:36s} {row['size_bytes'] / 1000:7.1f} KB | {row['macs'] / 1e6:5.2f} M MACs | "
+              f"invoke {row['latency_ms']:6.3f} ms | predict {compact_ms:6.3f} ms vs Keras {keras_ms:6.2f} ms "
+              f"({row['speedup_vs_keras']:5.1f}x) | est. Pi 3B {row['pi3b_ms']:5.1f} ms, Pi 4 {row['pi4_ms']:5.1f} ms "
+              f"(estimates) | accuracy {100 * row['accuracy']:.2f}% ({row['accuracy_change_points']:+.2f} pt, "
+              f"{100 * row['agreement']:.1f}% same)")
+    best = results["variants"]["int8 (recommended)"]
+    verdict = {
+        "size_bytes": best["size_bytes"] <= TARGETS["size_bytes"],
+        "latency_ms": best["latency_ms"] <= TARGETS["latency_ms"],
+        "pi3b_ms": best["pi3b_ms"] <= TARGETS["pi3b_ms"],
+    }
+    results["targets"], results["targets_met"] = TARGETS, verdict
+    print("targets for the int8 artifact: " + ", ".join(
+        f"{key} {best[key]:.4g} <= {TARGETS[key]:g}: {'ok' if ok else 'MISSED'}" for key, ok in verdict.items()))
+    (out / "latency.json").write_text(json.dumps(results, indent=2))
+    return 0 if all(verdict.values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

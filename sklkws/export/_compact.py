@@ -1,0 +1,440 @@
+"""The on-device side: run an exported artifact with numpy and the LiteRT interpreter only.
+
+Nothing here imports TensorFlow, Keras, librosa or scikit-learn, so this module is
+all a Raspberry Pi needs (``pip install ai-edge-litert numpy``, or ``tflite-runtime``).
+"""
+
+import json
+import math
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["CompactClassifier", "measure_latency", "read_metadata", "tflite_macs"]
+
+#: Name of the metadata entry holding the JSON description inside the .tflite file.
+METADATA_NAME = "sklkws_metadata"
+#: Format tag of that JSON; bumped when its keys change incompatibly.
+FORMAT = "sklkws-compact/1"
+
+
+def _interpreter_class():
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        try:
+            from tflite_runtime.interpreter import Interpreter
+        except ImportError:
+            raise ImportError(
+                "Running a compact model needs the LiteRT interpreter: pip install ai-edge-litert "
+                "(or tflite-runtime)."
+            ) from None
+    return Interpreter
+
+
+def _schema():
+    """The TFLite flatbuffer schema shipped with ai-edge-litert, or None."""
+    try:
+        from ai_edge_litert import schema_py_generated
+    except ImportError:
+        return None
+    return schema_py_generated
+
+
+def sidecar_path(path):
+    """The JSON file written beside ``path``: ``model.tflite`` -> ``model.tflite.json``."""
+    path = Path(path)
+    return path.with_name(path.name + ".json")
+
+
+def read_metadata(model, *, sidecar=None):
+    """The sklkws description of an exported model: labels, input, front end.
+
+    Reads the ``sklkws_metadata`` entry inside the .tflite flatbuffer (plain JSON,
+    no code), or the JSON file beside it when the schema module is not installed
+    or the entry is missing.
+
+    Parameters
+    ----------
+    model : str, path-like or bytes
+        The .tflite file or its content.
+    sidecar : str or path-like, default=None
+        JSON file to use when the model carries no metadata; by default
+        ``<model>.json`` beside a model given as a path.
+
+    Returns
+    -------
+    metadata : dict
+
+    Raises
+    ------
+    ValueError
+        If neither the model nor a JSON file beside it describes the model.
+    """
+    content = Path(model).read_bytes() if not isinstance(model, (bytes, bytearray)) else bytes(model)
+    schema = _schema()
+    if schema is not None:
+        root = schema.Model.GetRootAs(content, 0)
+        for i in range(root.MetadataLength()):
+            entry = root.Metadata(i)
+            if entry.Name() == METADATA_NAME.encode():
+                buffer = root.Buffers(entry.Buffer())
+                if buffer.Offset():
+                    data = content[buffer.Offset(): buffer.Offset() + buffer.Size()]
+                else:
+                    data = buffer.DataAsNumpy().tobytes()
+                return json.loads(data.decode("utf-8"))
+    if sidecar is None and not isinstance(model, (bytes, bytearray)):
+        sidecar = sidecar_path(model)
+    if sidecar is not None and Path(sidecar).is_file():
+        return json.loads(Path(sidecar).read_text(encoding="utf-8"))
+    raise ValueError(
+        "This TFLite model carries no sklkws metadata and no JSON file describes it; export it with "
+        "sklkws.export.export_compact, or pass the JSON written beside it as sidecar=."
+    )
+
+
+def check_clips(X, n_samples, sample_rate=16000):
+    """A batch of mono clips of ``n_samples`` samples as finite float32 (int16 read as PCM).
+
+    Raises
+    ------
+    ValueError
+        Naming the problem: stereo, not 2-D, empty, wrong length, not numeric, NaN.
+    """
+    X = np.asarray(X)
+    if X.dtype == np.int16:
+        X = X.astype(np.float32) / np.float32(32768.0)
+    if X.ndim == 3:
+        raise ValueError(f"Expected mono audio of shape (n_clips, n_samples), got shape {X.shape}: "
+                         "this looks like multi-channel (stereo) audio; mix it down first.")
+    if X.ndim != 2:
+        raise ValueError(f"Expected a 2-D batch of clips (n_clips, n_samples), got shape {X.shape}; "
+                         "use X[None, :] for one clip.")
+    if X.shape[0] == 0:
+        raise ValueError("Empty batch: 0 clips.")
+    if X.shape[1] != n_samples:
+        raise ValueError(f"Clips have {X.shape[1]} samples; this model takes {n_samples} "
+                         f"({n_samples / sample_rate:g} s at {sample_rate} Hz).")
+    if not (np.issubdtype(X.dtype, np.integer) or np.issubdtype(X.dtype, np.floating)):
+        raise ValueError(f"Expected real-valued audio, got dtype {X.dtype}.")
+    X = X.astype(np.float32, copy=False)
+    if not np.isfinite(X).all():
+        raise ValueError("Input contains NaN or infinity.")
+    return X
+
+
+def _builtin_names(schema):
+    return {value: name for name, value in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
+
+
+def _fft_macs(rows, n):
+    # A real-input FFT of length n: about half a complex FFT's 2 n log2 n real multiply-adds.
+    return int(rows * n * math.log2(n)) if n > 1 else 0
+
+
+def _input_batch(detail):
+    """The graph's fixed batch size, or None when the batch dimension is resizable."""
+    signature = detail.get("shape_signature")
+    batch = int(signature[0]) if signature is not None and len(signature) else int(detail["shape"][0])
+    return batch if batch > 0 else None
+
+
+def _one_clip(interpreter):
+    """Size the input for one clip (a graph with a fixed batch keeps it) and return (index, batch, n_samples)."""
+    detail = interpreter.get_input_details()[0]
+    batch, n_samples = _input_batch(detail), int(detail["shape"][-1])
+    if batch is None:
+        interpreter.resize_tensor_input(detail["index"], [1, n_samples])
+        batch = 1
+    interpreter.allocate_tensors()
+    return detail["index"], batch, n_samples
+
+
+def _static_shapes(content):
+    """Every tensor's shape for one clip, after one run (dynamic shapes resolved)."""
+    module = __import__(_interpreter_class().__module__, fromlist=["OpResolverType"])
+    interpreter = _interpreter_class()(
+        model_content=content,
+        experimental_op_resolver_type=module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )  # no delegate: every intermediate tensor keeps its shape
+    index, batch, n_samples = _one_clip(interpreter)
+    if batch != 1:
+        raise ValueError(f"Counting MACs needs a graph taking one clip; this one has a fixed batch of {batch}.")
+    interpreter.set_tensor(index, np.zeros((1, n_samples), dtype=np.float32))
+    interpreter.invoke()
+    return {d["index"]: [int(v) for v in d["shape"]] for d in interpreter.get_tensor_details()}
+
+
+def tflite_macs(model):
+    """Multiply-accumulates of one clip, counted on a TFLite graph.
+
+    Counted as :func:`sklkws.models.count_macs` counts a Keras model (convolutions
+    of every kind and fully connected layers; BatchNorm is folded on conversion),
+    plus batch matrix products and real FFTs (``n log2 n`` per frame of length
+    ``n``), so the front end is included. Shapes are those of a batch of one clip,
+    read after one run of the interpreter (so dynamic shapes are resolved).
+
+    Parameters
+    ----------
+    model : str, path-like or bytes
+        A .tflite file or its content.
+
+    Returns
+    -------
+    macs : int
+
+    Raises
+    ------
+    ImportError
+        If the flatbuffer schema (shipped with ai-edge-litert) is not installed.
+    """
+    schema = _schema()
+    if schema is None:
+        raise ImportError("Counting MACs needs ai_edge_litert.schema_py_generated (pip install ai-edge-litert).")
+    content = Path(model).read_bytes() if not isinstance(model, (bytes, bytearray)) else bytes(model)
+    shapes = _static_shapes(content)
+    root = schema.Model.GetRootAs(content, 0)
+    graph = root.Subgraphs(0)  # the main graph; the exporter writes no control flow
+    names = _builtin_names(schema)
+    total = 0
+    for o in range(graph.OperatorsLength()):
+        op = graph.Operators(o)
+        code = root.OperatorCodes(op.OpcodeIndex())
+        name = names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "")
+        inputs, outputs = op.InputsAsNumpy(), op.OutputsAsNumpy()
+        n_out = math.prod(shapes[int(outputs[0])])
+        if name == "CONV_2D":
+            _, kh, kw, c_in = shapes[int(inputs[1])]
+            total += n_out * kh * kw * c_in
+        elif name == "DEPTHWISE_CONV_2D":
+            _, kh, kw, _ = shapes[int(inputs[1])]
+            total += n_out * kh * kw
+        elif name == "TRANSPOSE_CONV":  # inputs: output shape, filter (out, kh, kw, in), input
+            c_out, kh, kw, _ = shapes[int(inputs[1])]
+            total += math.prod(shapes[int(inputs[2])]) * kh * kw * c_out
+        elif name == "FULLY_CONNECTED":
+            total += n_out * shapes[int(inputs[1])][1]
+        elif name == "BATCH_MATMUL":
+            options = schema.BatchMatMulOptions()
+            table = op.BuiltinOptions()
+            options.Init(table.Bytes, table.Pos)
+            lhs = shapes[int(inputs[0])]
+            total += n_out * (lhs[-2] if options.AdjX() else lhs[-1])
+        elif name == "RFFT2D":
+            frames = shapes[int(inputs[0])]
+            total += _fft_macs(math.prod(frames[:-1]), frames[-1])
+    return int(total)
+
+
+def _make_interpreter(content, num_threads):
+    return _interpreter_class()(model_content=content, num_threads=num_threads)
+
+
+def measure_latency(model, clip=None, *, n_runs=100, n_warmup=10, num_threads=1):
+    """Median wall time of one single-clip inference, in milliseconds.
+
+    Parameters
+    ----------
+    model : str, path-like or bytes
+        A .tflite file or its content.
+    clip : ndarray of shape (n_samples,), default=None
+        The input; quiet noise of the model's input length when None.
+    n_runs : int, default=100
+        Timed runs (set input, invoke, read output); the median is returned.
+    n_warmup : int, default=10
+    num_threads : int, default=1
+
+    Returns
+    -------
+    latency_ms : float
+    """
+    if n_runs < 1:
+        raise ValueError(f"n_runs must be at least 1, got {n_runs}.")
+    content = Path(model).read_bytes() if not isinstance(model, (bytes, bytearray)) else bytes(model)
+    interpreter = _make_interpreter(content, num_threads)
+    index, batch, n_samples = _one_clip(interpreter)
+    if clip is None:
+        clip = 0.1 * np.random.default_rng(0).standard_normal(n_samples)
+    x = np.zeros((batch, n_samples), dtype=np.float32)  # a fixed batch above one: the time of a whole batch
+    x[0] = np.asarray(clip, dtype=np.float32).reshape(n_samples)
+    output = interpreter.get_output_details()[0]["index"]
+    times = []
+    for run in range(n_warmup + n_runs):
+        start = time.perf_counter()
+        interpreter.set_tensor(index, x)
+        interpreter.invoke()
+        interpreter.get_tensor(output)
+        if run >= n_warmup:
+            times.append(time.perf_counter() - start)
+    return 1000.0 * statistics.median(times)
+
+
+class CompactClassifier:
+    """Predict from an exported .tflite model with numpy and the LiteRT interpreter only.
+
+    The model file holds the whole inference path (front end, network, vote) and
+    describes itself (labels, clip length, sample rate, front-end parameters) in
+    its metadata or the JSON file beside it, so loading it runs no pickled code:
+    this is the safe way to load a model received from elsewhere. A
+    ``CompactClassifier`` can also be saved with joblib; it then carries the model
+    bytes and the metadata (loading a joblib file runs pickled code: only load
+    files you trust).
+
+    This is a runtime object, not an estimator to fit: it reads the file when
+    created.
+
+    Parameters
+    ----------
+    model_path : str or path-like
+        The .tflite file written by :func:`sklkws.export.export_compact`.
+    num_threads : int, default=1
+        Interpreter threads (4 uses all cores of a Raspberry Pi).
+    batch_size : int, default=64
+        Clips per interpreter call in :meth:`predict_proba` when the model's batch is
+        resizable (``export_compact(batch_size=None)``); a model with a fixed batch
+        (1 by default) is fed that many clips per call.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Labels, in the column order of :meth:`predict_proba`.
+    metadata_ : dict
+        The model's description (``"classes"``, ``"n_samples"``, ``"sample_rate"``,
+        ``"frontend"``, ``"quantize"``, ``"voting"``, ...).
+    n_samples_ : int
+        Samples per input clip.
+    sample_rate_ : int
+    multilabel_ : bool
+        True when the outputs are independent label probabilities (sigmoid).
+
+    Examples
+    --------
+    >>> clf = CompactClassifier("kws.tflite")  # doctest: +SKIP
+    >>> clf.predict(clips)  # doctest: +SKIP
+    array(['yes', '_silence_'], dtype='<U9')
+    """
+
+    def __init__(self, model_path, *, num_threads=1, batch_size=64):
+        self.model_path = model_path
+        self.num_threads = num_threads
+        self.batch_size = batch_size
+        self._content = Path(model_path).read_bytes()
+        self._setup(read_metadata(self._content, sidecar=sidecar_path(model_path)))
+
+    @classmethod
+    def from_bytes(cls, content, metadata=None, *, num_threads=1, batch_size=64):
+        """Build from model bytes (and its metadata when the bytes carry none)."""
+        self = cls.__new__(cls)
+        self.model_path, self.num_threads, self.batch_size = None, num_threads, batch_size
+        self._content = bytes(content)
+        self._setup(metadata if metadata is not None else read_metadata(self._content))
+        return self
+
+    def _setup(self, metadata):
+        if metadata.get("format") != FORMAT:
+            raise ValueError(f"Unknown model description format {metadata.get('format')!r}; expected {FORMAT!r}.")
+        if int(self.batch_size) < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}.")
+        self.metadata_ = metadata
+        self.classes_ = np.asarray(metadata["classes"])
+        self.n_samples_ = int(metadata["n_samples"])
+        self.sample_rate_ = int(metadata["sample_rate"])
+        self.multilabel_ = bool(metadata.get("multilabel", False))
+        self._interpreter = None
+
+    def _runner(self):
+        if self._interpreter is None:
+            self._interpreter = _make_interpreter(self._content, self.num_threads)
+            detail = self._interpreter.get_input_details()[0]
+            self._input, self._fixed_batch = detail["index"], _input_batch(detail)
+            self._output = self._interpreter.get_output_details()[0]["index"]
+            self._batch = None
+            if self._fixed_batch is not None:
+                self._interpreter.allocate_tensors()
+        return self._interpreter
+
+    def _check_X(self, X):
+        return check_clips(X, self.n_samples_, self.sample_rate_)
+
+    def predict_proba(self, X):
+        """Class (or label) probabilities of each clip.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_samples)
+            Float audio in [-1, 1], or int16 PCM.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_clips, n_classes)
+            For a hard-voting ensemble: the (weighted) share of member votes.
+        """
+        X = self._check_X(X)
+        interpreter = self._runner()
+        out = np.empty((len(X), len(self.classes_)), dtype=np.float32)
+        # Batch by batch: the graph's own fixed batch (1 by default: one invoke per clip, the
+        # unit of work on a device), or batch_size clips in a resizable graph.
+        step = self._fixed_batch or int(self.batch_size)
+        for start in range(0, len(X), step):
+            chunk = X[start:start + step]
+            n = len(chunk)
+            if self._fixed_batch is not None and n < step:
+                chunk = np.concatenate([chunk, np.zeros((step - n, X.shape[1]), dtype=np.float32)])
+            elif self._fixed_batch is None and self._batch != n:
+                interpreter.resize_tensor_input(self._input, [n, self.n_samples_])
+                interpreter.allocate_tensors()
+                self._batch = n
+            interpreter.set_tensor(self._input, np.ascontiguousarray(chunk))
+            interpreter.invoke()
+            out[start:start + n] = interpreter.get_tensor(self._output)[:n]
+        return out
+
+    def predict(self, X):
+        """Most probable class, or the labels with probability >= 0.5 (multi-label).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_samples)
+
+        Returns
+        -------
+        y : ndarray of shape (n_clips,) or (n_clips, n_labels)
+        """
+        proba = self.predict_proba(X)
+        if self.multilabel_:
+            return (proba >= 0.5).astype(int)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def score(self, X, y):
+        """Accuracy (subset accuracy for multi-label) on ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_samples)
+        y : array-like of shape (n_clips,) or (n_clips, n_labels)
+
+        Returns
+        -------
+        accuracy : float
+        """
+        pred, y = self.predict(X), np.asarray(y)
+        if self.multilabel_:
+            return float(np.mean(np.all(pred == y, axis=1)))
+        return float(np.mean(pred == y))
+
+    def __getstate__(self):
+        """Model bytes and metadata only: the interpreter is rebuilt on first use."""
+        return {"model_path": self.model_path, "num_threads": self.num_threads, "batch_size": self.batch_size,
+                "content": self._content, "metadata": self.metadata_}
+
+    def __setstate__(self, state):
+        self.model_path, self.num_threads = state["model_path"], state["num_threads"]
+        self.batch_size, self._content = state["batch_size"], state["content"]
+        self._setup(state["metadata"])
+
+    def __repr__(self):
+        source = self.model_path if self.model_path is not None else "<bytes>"
+        return f"CompactClassifier({str(source)!r}, classes={len(self.classes_)}, quantize={self.metadata_.get('quantize')!r})"

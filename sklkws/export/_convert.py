@@ -1,0 +1,522 @@
+"""Fitted pipeline -> one Keras graph on raw audio -> one TFLite artifact with its description."""
+
+import contextlib
+import io
+import json
+import tempfile
+import warnings
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from .. import __version__
+from ..datasets import SAMPLE_RATE
+from ..layers import MelFeaturesLayer, from_transformer
+from ..models import count_macs
+from ._compact import FORMAT, METADATA_NAME, _make_interpreter, check_clips, sidecar_path
+from ._report import (
+    MAX_DEVICE_LATENCY_MS,
+    MAX_SIZE_BYTES,
+    CompactLimitError,
+    compact_report,
+    format_report,
+)
+
+__all__ = ["VoteLayer", "build_inference_model", "compact_bytes", "export_compact", "export_main", "inference_macs", "to_tflite"]
+
+#: Name prefix of every front-end layer and of the vote: the ops kept in float32 under int8.
+FRONTEND_PREFIX = "sklkws_fe"
+VOTE_NAME = "sklkws_vote"
+
+
+@keras.saving.register_keras_serializable(package="sklkws")
+class VoteLayer(keras.layers.Layer):
+    """The vote of a :class:`~sklearn.ensemble.VotingClassifier`'s members, in the graph.
+
+    ``"soft"``: weighted mean of the members' probabilities. ``"hard"``: weighted
+    share of the members' votes (one-hot of each member's argmax), whose argmax is
+    the ensemble's prediction (ties go to the first class, as in scikit-learn).
+
+    Parameters
+    ----------
+    voting : {"soft", "hard"}, default="soft"
+    weights : list of float, default=None
+        One per member; equal when None.
+    **kwargs
+        Passed to :class:`keras.layers.Layer`.
+    """
+
+    def __init__(self, voting="soft", weights=None, **kwargs):
+        super().__init__(**kwargs)
+        if voting not in ("soft", "hard"):
+            raise ValueError(f"voting must be 'soft' or 'hard', got {voting!r}.")
+        self.voting = voting
+        self.weights_ = None if weights is None else [float(w) for w in weights]
+
+    def call(self, inputs):
+        weights = self.weights_ or [1.0] * len(inputs)
+        n_classes = inputs[0].shape[-1]
+        total = 0.0
+        for w, p in zip(weights, inputs):
+            if self.voting == "hard":
+                p = ops.one_hot(ops.argmax(p, axis=-1), n_classes)
+            total = total + w * p
+        return total / float(sum(weights))
+
+    def get_config(self):
+        return {**super().get_config(), "voting": self.voting, "weights": self.weights_}
+
+
+def _unwrap(estimator):
+    """A fitted search (GridSearchCV, ...) stands for its refitted best estimator."""
+    return getattr(estimator, "best_estimator_", estimator)
+
+
+def _jsonable(value):
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return repr(value)
+
+
+class _GraphBuilder:
+    """Walks a fitted estimator and builds its inference graph on a raw-audio tensor."""
+
+    def __init__(self, stft):
+        self.stft = stft
+        self.frontend = []  # description of every front-end step, in graph order
+        self.sample_rate = None
+        self.voting = None
+        self.networks = []  # every Keras network placed in the graph
+
+    def transformers(self, steps, x):
+        from sklearn.pipeline import Pipeline
+
+        for step in steps:
+            if step is None or (isinstance(step, str) and step == "passthrough"):
+                continue
+            if hasattr(step, "fit_resample"):  # augmentation samplers act only while fitting
+                continue
+            if isinstance(step, Pipeline):
+                x = self.transformers([s for _, s in step.steps], x)
+                continue
+            name = f"{FRONTEND_PREFIX}{len(self.frontend)}_{type(step).__name__.lower()}"
+            layer = from_transformer(step, stft=self.stft, name=name)
+            self.frontend.append({"step": type(step).__name__,
+                                  "params": {k: _jsonable(v) for k, v in step.get_params(deep=False).items()}})
+            if layer is not None:
+                x = layer(x)
+            if isinstance(layer, MelFeaturesLayer) and self.sample_rate is None:
+                self.sample_rate = layer.sample_rate
+        return x
+
+    def member(self, estimator, x):
+        from sklearn.ensemble import VotingClassifier
+        from sklearn.pipeline import Pipeline
+
+        estimator = _unwrap(estimator)
+        if isinstance(estimator, Pipeline):  # also imblearn's Pipeline, a subclass
+            x = self.transformers([s for _, s in estimator.steps[:-1]], x)
+            return self.member(estimator.steps[-1][1], x)
+        if isinstance(estimator, VotingClassifier):
+            return self.vote(estimator, x)
+        model = getattr(estimator, "model_", None)
+        if not isinstance(model, keras.Model):
+            raise ValueError(
+                f"Cannot export {type(estimator).__name__}: the exporter needs a fitted Pipeline, "
+                "VotingClassifier or Keras classifier (an estimator with a keras.Model in model_), "
+                "ending in a Keras network."
+            )
+        frontend = getattr(estimator, "frontend_", None)
+        if frontend is not None:
+            x = self.transformers([frontend], x)
+        expected = tuple(model.input_shape[1:])
+        if tuple(x.shape[1:]) != expected:
+            raise ValueError(
+                f"{type(estimator).__name__}'s network takes examples of shape {expected}, but the exported "
+                f"graph gives it {tuple(x.shape[1:])} from raw audio: put the whole front end "
+                "(e.g. MelFeatures) in the pipeline or in the classifier's frontend."
+            )
+        self.networks.append(model)
+        # A fresh wrapper name per network: ensemble members may share the architecture's name.
+        inputs, outputs = model.inputs, model.outputs
+        inputs, outputs = inputs[0] if len(inputs) == 1 else inputs, outputs[0] if len(outputs) == 1 else outputs
+        return keras.Model(inputs, outputs, name=f"sklkws_net{len(self.networks) - 1}")(x)
+
+    def vote(self, ensemble, x):
+        if ensemble.voting not in ("soft", "hard"):
+            raise ValueError(f"Unsupported voting={ensemble.voting!r}.")
+        n_classes = len(ensemble.classes_)
+        outputs = []
+        for member in ensemble.estimators_:
+            classes = getattr(_final(member), "classes_", None)
+            if classes is None or not np.array_equal(classes, np.arange(n_classes)):
+                raise ValueError(f"VotingClassifier member {member!r} does not predict all {n_classes} classes.")
+            outputs.append(self.member(member, x))
+        self.voting = ensemble.voting
+        return VoteLayer(ensemble.voting, ensemble._weights_not_none, name=VOTE_NAME)(outputs)
+
+
+def _final(estimator):
+    from sklearn.pipeline import Pipeline
+
+    estimator = _unwrap(estimator)
+    return _final(estimator.steps[-1][1]) if isinstance(estimator, Pipeline) else estimator
+
+
+def _n_samples(estimator):
+    n = getattr(_unwrap(estimator), "n_features_in_", None)
+    if n is None:
+        raise ValueError(f"{type(estimator).__name__} is not fitted (no n_features_in_): fit it before exporting.")
+    return int(n)
+
+
+def _build(estimator, stft, batch_size=None):
+    builder = _GraphBuilder(stft)
+    inputs = keras.Input((_n_samples(estimator),), batch_size=batch_size, name="audio")
+    outputs = builder.member(estimator, inputs)
+    return keras.Model(inputs, outputs, name="sklkws_inference"), builder
+
+
+def build_inference_model(estimator, *, stft="fft", batch_size=None):
+    """One Keras model computing a fitted pipeline's probabilities from raw audio.
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+        A ``Pipeline`` (scikit-learn or imbalanced-learn) of sklkws transformers
+        ending in a Keras classifier (:mod:`sklkws.models`, or any classifier with a
+        ``keras.Model`` in ``model_``), such a classifier alone (its ``frontend_``
+        included), a ``VotingClassifier`` of those, or a fitted search wrapping one.
+        Augmentation samplers are skipped (they act only while fitting).
+    stft : {"fft", "matmul"}, default="fft"
+        STFT form of the log-mel / MFCC layers (see :mod:`sklkws.layers`).
+    batch_size : int, default=None
+        A fixed batch dimension (static shapes throughout); None for any batch.
+
+    Returns
+    -------
+    model : keras.Model
+        Input ``(batch, n_samples)`` float32 audio in [-1, 1]; output
+        ``(batch, n_classes)`` probabilities in ``classes_`` order (for hard voting:
+        the share of votes).
+
+    Raises
+    ------
+    ValueError
+        Naming the step that has no on-device equivalent, or a network whose input
+        the front end does not produce.
+    """
+    return _build(estimator, stft, batch_size)[0]
+
+
+def inference_macs(estimator, *, stft="fft"):
+    """Multiply-accumulates of one clip through the whole inference graph.
+
+    The network's by :func:`sklkws.models.count_macs`, the front end's from its
+    layers (FFT counted as ``n log2 n`` per frame), as :func:`sklkws.export.tflite_macs`
+    counts the exported file, without converting anything.
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+        As for :func:`build_inference_model`.
+    stft : {"fft", "matmul"}, default="fft"
+
+    Returns
+    -------
+    macs : int
+    """
+    model, builder = _build(estimator, stft)
+    frontend = sum(layer.count_macs() for layer in model.layers if isinstance(layer, MelFeaturesLayer))
+    # Each network on its own: count_macs multiplies a nested model by its number of calls.
+    return int(frontend + sum(count_macs(network) for network in builder.networks))
+
+
+def _convert(converter):
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return bytes(converter.convert())
+
+
+def to_tflite(model, quantize=None, representative_data=None, *, quantize_frontend=False):
+    """Convert an inference model (see :func:`build_inference_model`) to TFLite bytes.
+
+    Parameters
+    ----------
+    model : keras.Model
+    quantize : {"int8", "float16"} or None, default=None
+        ``"int8"``: post-training integer quantisation calibrated on
+        ``representative_data``; ``"float16"``: half-precision weights.
+    representative_data : ndarray of shape (n_clips, n_samples), default=None
+        Calibration clips (raw audio), required for ``"int8"``.
+    quantize_frontend : bool, default=False
+        With ``"int8"``, also quantise the front-end ops (layers named
+        ``sklkws_fe*``) and the vote. By default they stay float32 and only the
+        network is int8: a power spectrum spans far more than int8's range.
+
+    Returns
+    -------
+    content : bytes
+    """
+    if quantize not in (None, "int8", "float16"):
+        raise ValueError(f"quantize must be 'int8', 'float16' or None, got {quantize!r}.")
+    if quantize == "int8" and representative_data is None:
+        raise ValueError("quantize='int8' needs representative_data: a few hundred typical clips (raw audio).")
+    with tempfile.TemporaryDirectory() as saved_model:
+        # Keras 3: a SavedModel export, then the SavedModel converter (written once, converted once or twice).
+        with contextlib.redirect_stdout(io.StringIO()):
+            spec = keras.InputSpec(shape=tuple(model.input_shape), dtype="float32")
+            model.export(saved_model, format="tf_saved_model", verbose=False, input_signature=[spec])
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
+        if quantize is None:
+            return _convert(converter)
+        float_content = _convert(converter) if quantize == "int8" and not quantize_frontend else None
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if quantize == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+            return _convert(converter)
+        clips = np.asarray(representative_data, dtype=np.float32)
+
+        def representative():
+            for clip in clips:
+                yield [clip[None, :]]
+
+        converter.representative_dataset = representative
+        if quantize_frontend:
+            return _convert(converter)
+        # Selective quantisation (the documented QuantizationDebugger route): the front end and
+        # the vote stay float32, every other op is quantised.
+        names = [d["name"] for d in _make_interpreter(float_content, 1).get_tensor_details()]
+        float_ops = [n for n in names if FRONTEND_PREFIX in n or VOTE_NAME in n]
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            debugger = tf.lite.experimental.QuantizationDebugger(
+                converter=converter, debug_dataset=representative,
+                debug_options=tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=float_ops),
+            )
+            return bytes(debugger.get_nondebug_quantized_model())
+
+
+def embed_metadata(content, metadata, *, strip=True):
+    """Add the JSON description to a .tflite flatbuffer as a ``sklkws_metadata`` entry.
+
+    With ``strip``, tensor names and signatures are dropped first (they are about a
+    fifth of a small model's file; inputs and outputs are found by position).
+    """
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(content))
+    if strip:
+        flatbuffer_utils.strip_strings(model)
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(json.dumps(metadata).encode("utf-8"), dtype=np.uint8)
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name, entry.buffer = METADATA_NAME, len(model.buffers) - 1
+    model.metadata = [m for m in (model.metadata or []) if m.name != METADATA_NAME.encode()] + [entry]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def _metadata(estimator, builder, n_samples, quantize, quantize_frontend, stft):
+    final = _final(estimator)
+    classes = _unwrap(estimator).classes_
+    return {
+        "format": FORMAT,
+        "classes": [c.item() if isinstance(c, np.generic) else c for c in classes],
+        "multilabel": bool(getattr(final, "_multilabel", False)) and builder.voting is None,
+        "n_samples": n_samples,
+        "sample_rate": builder.sample_rate or SAMPLE_RATE,
+        "input": "float32 audio in [-1, 1], shape (n_clips, n_samples); int16 PCM is read as x / 32768",
+        "output": "hard-vote shares" if builder.voting == "hard" else "probabilities",
+        "quantize": quantize,
+        "quantized_frontend": bool(quantize == "int8" and quantize_frontend),
+        "stft": stft,
+        "voting": builder.voting,
+        "frontend": builder.frontend,
+        "estimator": type(_unwrap(estimator)).__name__,
+        "sklkws_version": __version__,
+    }
+
+
+def compact_bytes(estimator, quantize="int8", representative_data=None, *, stft="fft", quantize_frontend=False,
+                  n_calibration=200, batch_size=1, strip=True):
+    """The compact artifact's bytes (metadata embedded) and its metadata, without writing or checking.
+
+    Parameters are those of :func:`export_compact`.
+
+    Returns
+    -------
+    content : bytes
+    metadata : dict
+    """
+    n_samples = _n_samples(estimator)
+    model, builder = _build(estimator, stft, batch_size)
+    calibration = None
+    if representative_data is not None:
+        calibration = check_clips(representative_data, n_samples)
+        if len(calibration) > n_calibration:
+            rows = np.random.default_rng(0).choice(len(calibration), n_calibration, replace=False)
+            calibration = calibration[np.sort(rows)]
+    content = to_tflite(model, quantize, calibration, quantize_frontend=quantize_frontend)
+    metadata = _metadata(estimator, builder, n_samples, quantize, quantize_frontend, stft)
+    metadata["batch_size"] = batch_size
+    return embed_metadata(content, metadata, strip=strip), metadata
+
+
+def export_compact(
+    estimator, path, quantize="int8", representative_data=None, *, validation_data=None, stft="fft",
+    quantize_frontend=False, n_calibration=200, batch_size=1, check=True, verbose=True, n_runs=100, num_threads=1,
+    device="pi3b", max_size_bytes=MAX_SIZE_BYTES, max_device_latency_ms=MAX_DEVICE_LATENCY_MS,
+):
+    """Write a fitted pipeline as ONE TFLite model on raw audio, and check it.
+
+    The file holds the whole inference path (pre-emphasis, normalisation, the
+    log-mel / MFCC front end as graph ops from the transformers' parameters, the
+    network, a VotingClassifier's vote) and its description (labels, clip length,
+    sample rate, front-end parameters) as JSON metadata; the same JSON is written
+    beside it as ``<path>.json``. Load it with :class:`sklkws.export.CompactClassifier`.
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+        See :func:`build_inference_model`.
+    path : str or path-like
+        Output ``.tflite`` file.
+    quantize : {"int8", "float16"} or None, default="int8"
+        int8: the network in int8, calibrated on ``representative_data`` (the
+        front end stays float32 unless ``quantize_frontend``); float16: half-size
+        weights; None: float32.
+    representative_data : array-like of shape (n_clips, n_samples), default=None
+        Typical clips (raw audio); required for int8. Also the parity clips when
+        ``validation_data`` is not given.
+    validation_data : (X, y) or (X,), default=None
+        Labelled clips for the parity check.
+    stft : {"fft", "matmul"}, default="fft"
+    quantize_frontend : bool, default=False
+    n_calibration : int, default=200
+        Calibration clips drawn (reproducibly) from ``representative_data``.
+    batch_size : int or None, default=1
+        The graph's fixed batch. 1 (what a device streams) gives static shapes
+        throughout: no shape ops, a smaller file, the whole network delegated to
+        XNNPACK. None makes the batch resizable at run time.
+    check : bool, default=True
+        Raise :class:`CompactLimitError` when a limit is broken (the file stays).
+    verbose : bool, default=True
+        Print the report.
+    n_runs, num_threads, device, max_size_bytes, max_device_latency_ms
+        See :func:`compact_report`.
+
+    Returns
+    -------
+    report : dict
+        See :func:`compact_report`.
+
+    Raises
+    ------
+    ValueError
+        For a step with no on-device equivalent (naming it), or missing int8 calibration clips.
+    CompactLimitError
+        When ``check`` and the file is over 5 MB, its estimated device latency over
+        200 ms, or its predictions drift from the original's (float: < 99%
+        identical; int8: accuracy changed by more than 0.5 points).
+
+    Examples
+    --------
+    >>> report = export_compact(pipeline, "kws.tflite", "int8", X_train[:500],
+    ...                         validation_data=(X_test, y_test))  # doctest: +SKIP
+    """
+    path = Path(path)
+    n_samples = _n_samples(estimator)
+    if representative_data is not None:
+        representative_data = check_clips(representative_data, n_samples)
+    content, metadata = compact_bytes(estimator, quantize, representative_data, stft=stft,
+                                      quantize_frontend=quantize_frontend, n_calibration=n_calibration,
+                                      batch_size=batch_size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    sidecar_path(path).write_text(json.dumps(metadata, indent=2), encoding="utf-8")
+
+    X_check, y_check = representative_data, None
+    if validation_data is not None:
+        X_check = check_clips(validation_data[0], n_samples)
+        y_check = validation_data[1] if len(validation_data) > 1 else None
+    report = compact_report(
+        path, estimator=estimator, X=X_check, y=y_check, n_runs=n_runs, num_threads=num_threads, device=device,
+        max_size_bytes=max_size_bytes, max_device_latency_ms=max_device_latency_ms,
+    )
+    if verbose:
+        print(format_report(report))
+    if check and not report["passed"]:
+        raise CompactLimitError(f"{path} breaks a limit: " + "; ".join(report["failures"]), report)
+    return report
+
+
+def _load_clips(data, n_clips, seed=0):
+    """(X, y or None) from a .npy / .npz file or a Speech Commands folder, at most n_clips, reproducibly."""
+    data = Path(data)
+    if data.suffix == ".npy":
+        X, y = np.load(data), None
+    elif data.suffix == ".npz":
+        arrays = np.load(data)
+        X, y = arrays["X"], arrays["y"] if "y" in arrays else None
+    else:
+        from ..datasets import load_speech_commands
+
+        X, y, _ = load_speech_commands(data)
+    if len(X) > n_clips:
+        rows = np.sort(np.random.default_rng(seed).choice(len(X), n_clips, replace=False))
+        X, y = X[rows], None if y is None else y[rows]
+    return X, y
+
+
+def export_main(model, out, *, quantize="int8", data=None, n_clips=500, check=True, stft="fft", verbose=True):
+    """Entry point of ``sklkws export MODEL --out FILE.tflite``: export a joblib-saved pipeline.
+
+    Parameters
+    ----------
+    model : str or path-like
+        A fitted pipeline saved with joblib (loading it runs pickled code: only
+        your own or trusted files).
+    out : str or path-like
+        The .tflite file to write (its description goes to ``<out>.json``).
+    quantize : {"int8", "float16", "none"}, default="int8"
+    data : str or path-like, default=None
+        Clips for int8 calibration and the parity check: a Speech Commands folder,
+        a ``.npz`` with ``X`` (and ``y``) or a ``.npy`` of clips. Required for int8.
+    n_clips : int, default=500
+        Clips drawn from ``data`` (the first 200 of them calibrate).
+    check : bool, default=True
+    stft : {"fft", "matmul"}, default="fft"
+    verbose : bool, default=True
+
+    Returns
+    -------
+    status : int
+        0 when every check passed, 1 when a limit is broken (the file is written).
+    """
+    import joblib
+
+    quantize = None if quantize in (None, "none", "float32") else quantize
+    if quantize == "int8" and data is None:
+        raise ValueError("int8 export needs calibration clips: pass data= (a Speech Commands folder, .npz or .npy).")
+    estimator = joblib.load(model)
+    X = y = None
+    if data is not None:
+        X, y = _load_clips(data, n_clips)
+    validation = None if X is None else ((X, y) if y is not None else (X,))
+    try:
+        export_compact(estimator, out, quantize, X, validation_data=validation, stft=stft, check=check,
+                       verbose=verbose)
+    except CompactLimitError as error:
+        if verbose:
+            print(f"error: {error}")
+        return 1
+    return 0
