@@ -6,6 +6,7 @@ all a Raspberry Pi needs (``pip install ai-edge-litert numpy``, or ``tflite-runt
 
 import json
 import math
+import sys
 import statistics
 import time
 from pathlib import Path
@@ -21,6 +22,13 @@ FORMAT = "sklkws-compact/1"
 
 
 def _interpreter_class():
+    # With TensorFlow already in the process, use its bundled interpreter: loading
+    # ai-edge-litert's native library beside TensorFlow makes later TensorFlow training
+    # crash (SIGSEGV in conv2d_backprop_filter, seen with TF 2.21 + ai-edge-litert 2.3).
+    if "tensorflow" in sys.modules:
+        import tensorflow as tf
+
+        return tf.lite.Interpreter
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
