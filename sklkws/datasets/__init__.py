@@ -11,6 +11,7 @@ from ._labels import (
 from ._speech_commands import load_speech_commands, load_background_noise
 from ._fetch import fetch_speech_commands
 from ._synthetic import make_synthetic_commands
+from ._tagging import make_synthetic_tagging
 
 __all__ = [
     "BACKGROUND_NOISE",
@@ -23,4 +24,5 @@ __all__ = [
     "load_background_noise",
     "load_speech_commands",
     "make_synthetic_commands",
+    "make_synthetic_tagging",
 ]
