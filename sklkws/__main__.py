@@ -1,0 +1,5 @@
+import sys
+
+from sklkws.cli import main
+
+sys.exit(main())
