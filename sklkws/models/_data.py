@@ -120,7 +120,8 @@ class TrainingBatches:
         """The batches as a ``tf.data.Dataset`` of ``(X, Y, sample_weight)``, in order."""
 
         def load(index):
-            return tf.numpy_function(self.__getitem__, [index], [tf.float32] * 3, stateful=False)
+            # stateful: the batch cache and augmenters have side effects; TF must not dedupe calls.
+            return tf.numpy_function(self.__getitem__, [index], [tf.float32] * 3, stateful=True)
 
         def shape(X, Y, w):
             X.set_shape((None, *feature_shape))
