@@ -38,6 +38,7 @@ from sklkws.export import (
     sidecar_path,
     tflite_macs,
 )
+from sklkws.export._compact import _interpreter_class
 from sklkws.features import MelFeatures
 from sklkws.models import KerasCNNClassifier, count_macs
 from sklkws.preprocessing import Normalizer, Preemphasis, TrimSilence
@@ -112,7 +113,8 @@ def test_int8_keeps_accuracy_and_quantises_only_the_network(exported, pipe, data
     compact = CompactClassifier(path)
     assert abs(compact.score(Xv, yv) - pipe.score(Xv, yv)) <= 0.005
     assert report["parity"]["passed"] and abs(report["parity"]["accuracy_change_points"]) <= 0.5
-    from ai_edge_litert.interpreter import Interpreter
+    # TensorFlow's bundled interpreter: ai-edge-litert's beside TensorFlow crashes later training.
+    Interpreter = _interpreter_class()
 
     interpreter = Interpreter(model_path=str(path))
     tensors = {d["index"]: d for d in interpreter.get_tensor_details()}
@@ -122,6 +124,12 @@ def test_int8_keeps_accuracy_and_quantises_only_the_network(exported, pipe, data
     assert kinds["CONV_2D"] == {"int8"}  # the network runs in int8 ...
     assert kinds["RFFT2D"] == {"float32"} and kinds["LOG"] == {"float32"}  # ... the front end in float32
     assert path.stat().st_size < exported[None][0].stat().st_size
+
+
+def test_exporting_keeps_litert_out_of_the_tensorflow_process(exported):
+    # ai-edge-litert's native library beside TensorFlow's crashed later Keras training
+    # (a worker died in CI) and corrupted the heap at exit.
+    assert "ai_edge_litert" not in sys.modules
 
 
 def test_report_has_every_check(exported):

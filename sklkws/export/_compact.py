@@ -43,7 +43,12 @@ def _interpreter_class():
 
 
 def _schema():
-    """The TFLite flatbuffer schema shipped with ai-edge-litert, or None."""
+    """The TFLite flatbuffer schema (TensorFlow's when loaded, else ai-edge-litert's), or None."""
+    # Importing ai_edge_litert at all loads its native library: keep it out of TensorFlow processes.
+    if "tensorflow" in sys.modules:
+        from tensorflow.lite.python import schema_py_generated
+
+        return schema_py_generated
     try:
         from ai_edge_litert import schema_py_generated
     except ImportError:

@@ -310,8 +310,10 @@ def embed_metadata(content, metadata, *, strip=True):
     With ``strip``, tensor names and signatures are dropped first (they are about a
     fifth of a small model's file; inputs and outputs are found by position).
     """
-    from ai_edge_litert import schema_py_generated as schema
-    from ai_edge_litert.tools import flatbuffer_utils
+    # TensorFlow's copies of the schema: importing ai_edge_litert would load its native
+    # library beside TensorFlow's, which crashes later training (see _compact._interpreter_class).
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
 
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(content))
     if strip:
