@@ -43,6 +43,7 @@ MEMBERS = {  # name -> (mel branch, its parameters, seed)
     "cnn9": ("cnn9", {"filters": (16, 32, 64)}, 1),
     "cnn9_se": ("cnn9", {"filters": (16, 32, 64), "se_ratio": 4}, 2),
     "cnn9_maxtime": ("cnn9", {"filters": (16, 32, 64), "time_pool": "max"}, 3),
+    "bcresnet": ("bcresnet", {"width": 1}, 4),
 }
 
 
@@ -113,13 +114,15 @@ def main(argv=None):
     print(f"mean single-crop member {single:.4f} | mean TTA member {tta:.4f} (TTA gain {tta - single:+.4f})")
 
     lw_mean = lwlrap(Yte, p["tta"].mean(axis=-1))
-    stacker = NeuralStacker(random_state=args.seed).fit(p["oof"], p["Ytr"])
-    lw_stack = lwlrap(Yte, stacker.predict_proba(p["tta"]))
-    print(f"ensemble: mean of members {lw_mean:.4f} | NeuralStacker {lw_stack:.4f} "
-          f"(stacker gain {lw_stack - lw_mean:+.4f}: {'keep it' if lw_stack > lw_mean else 'NOT worth keeping'})")
-    print(f"  (out-of-fold lwlrap on train: mean {lwlrap(p['Ytr'], p['oof'].mean(axis=-1)):.4f}, "
-          f"stacker {lwlrap(p['Ytr'], stacker.predict_proba(p['oof'])):.4f})")
-    print(f"per-label member weights (rows: labels, columns: {list(MEMBERS)}):")
+    print(f"ensemble: mean of members {lw_mean:.4f} (out of fold on train: "
+          f"{lwlrap(p['Ytr'], p['oof'].mean(axis=-1)):.4f})")
+    for label, params in (("NeuralStacker (seed)", {}), ("NeuralStacker(mixing_l2=0.1)", {"mixing_l2": 0.1})):
+        stacker = NeuralStacker(random_state=args.seed, **params).fit(p["oof"], p["Ytr"])
+        lw_stack = lwlrap(Yte, stacker.predict_proba(p["tta"]))
+        print(f"  {label:28s} {lw_stack:.4f}: gain over the mean {lw_stack - lw_mean:+.4f} "
+              f"({'keep it' if lw_stack > lw_mean else 'NOT worth keeping'}); in-sample on the "
+              f"out-of-fold rows {lwlrap(p['Ytr'], stacker.predict_proba(p['oof'])):.4f}")
+    print(f"per-label member weights of the last stacker (rows: labels, columns: {list(MEMBERS)}):")
     for label, w in zip(p["names"], stacker.member_weights_):
         print(f"  {label:12s} " + " ".join(f"{v:.2f}" for v in w))
     print(f"total {time.perf_counter() - start:.0f} s")

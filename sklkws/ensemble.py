@@ -601,7 +601,21 @@ class TanhSquash(keras.layers.Layer):
         return {**super().get_config(), "shift": self.shift, "normalize": self.normalize}
 
 
-def build_stacker(n_outputs, n_members, *, shift=1.6, normalize=False):
+@keras.saving.register_keras_serializable(package="sklkws")
+class TowardsIdentity(keras.regularizers.Regularizer):
+    """L2 penalty ``l2 * ||W - I||^2`` pulling a square kernel towards the identity."""
+
+    def __init__(self, l2=0.0):
+        self.l2 = float(l2)
+
+    def __call__(self, w):
+        return self.l2 * keras.ops.sum(keras.ops.square(w - keras.ops.eye(w.shape[0], dtype=w.dtype)))
+
+    def get_config(self):
+        return {"l2": self.l2}
+
+
+def build_stacker(n_outputs, n_members, *, shift=1.6, normalize=False, mixing_l2=0.0):
     """The seed's stacking network: per-class member weights, label-mixing dense, squashing.
 
     Parameters
@@ -614,6 +628,8 @@ def build_stacker(n_outputs, n_members, *, shift=1.6, normalize=False):
         Offset inside the squashing ``(tanh(x - shift) + 1) / 2``.
     normalize : bool, default=False
         Renormalise outputs to a distribution (single-label problems).
+    mixing_l2 : float, default=0.0
+        Weight of :class:`TowardsIdentity` on the label-mixing layer (0: none, as in the seed).
 
     Returns
     -------
@@ -623,7 +639,8 @@ def build_stacker(n_outputs, n_members, *, shift=1.6, normalize=False):
     inputs = keras.Input(shape=(n_outputs, n_members), name="member_probabilities")
     x = MemberWeights(name="member_weights")(inputs)
     # Identity start: the stacker begins as the chosen member and learns label correlations from there.
-    x = keras.layers.Dense(n_outputs, use_bias=False, kernel_initializer="identity", name="label_mixing")(x)
+    x = keras.layers.Dense(n_outputs, use_bias=False, kernel_initializer="identity", name="label_mixing",
+                           kernel_regularizer=TowardsIdentity(mixing_l2) if mixing_l2 else None)(x)
     outputs = TanhSquash(shift, normalize, name="squash")(x)
     return keras.Model(inputs, outputs, name="neural_stacker")
 
@@ -645,6 +662,8 @@ def _train(model, loss, optimizer, X, Y, w, *, epochs, batch_size, rng, verbose=
             with tf.GradientTape() as tape:
                 value = loss(tf.gather(Y, rows), model(tf.gather(X, rows), training=True),
                              sample_weight=tf.gather(w, rows))
+                if model.losses:  # the regularisers
+                    value += tf.add_n(model.losses)
             optimizer.apply(tape.gradient(value, model.trainable_variables), model.trainable_variables)
             return step + 1, total + value
 
@@ -686,6 +705,11 @@ class NeuralStacker(ClassifierMixin, BaseEstimator):
         (``n_columns == 2 * n_members``).
     shift : float, default=1.6
         The seed's offset in the squashing.
+    mixing_l2 : float, default=0.0
+        L2 pull of the label-mixing weights towards the identity (:class:`TowardsIdentity`);
+        0 is the seed's free dense layer. On small stacking sets the free layer can
+        cost lwlrap (see ``docs/tagging.md``); a strong pull leaves the per-class
+        member weights.
     epochs : int, default=100
     batch_size : int, default=32
     learning_rate : float, default=3e-3
@@ -735,6 +759,7 @@ class NeuralStacker(ClassifierMixin, BaseEstimator):
     _parameter_constraints = {
         "n_members": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "shift": [Interval(numbers.Real, None, None, closed="neither")],
+        "mixing_l2": [Interval(numbers.Real, 0, None, closed="left")],
         "epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -742,10 +767,11 @@ class NeuralStacker(ClassifierMixin, BaseEstimator):
         "random_state": ["random_state"],
     }
 
-    def __init__(self, n_members=None, *, shift=1.6, epochs=100, batch_size=32, learning_rate=3e-3, verbose=0,
-                 random_state=None):
+    def __init__(self, n_members=None, *, shift=1.6, mixing_l2=0.0, epochs=100, batch_size=32, learning_rate=3e-3,
+                 verbose=0, random_state=None):
         self.n_members = n_members
         self.shift = shift
+        self.mixing_l2 = mixing_l2
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -807,7 +833,7 @@ class NeuralStacker(ClassifierMixin, BaseEstimator):
 
     def _build(self):
         return build_stacker(self._n_outputs(), self.n_members_, shift=self.shift,
-                             normalize=self._kind == "multiclass")
+                             normalize=self._kind == "multiclass", mixing_l2=self.mixing_l2)
 
     def fit(self, X, y, sample_weight=None):
         """Train the stacker on member probabilities.
@@ -831,7 +857,8 @@ class NeuralStacker(ClassifierMixin, BaseEstimator):
         self.n_members_ = members.shape[2]
         rng = check_random_state(self.random_state)
         model = self._build()  # deterministic start (identity and last-member weights): only shuffling is random
-        loss = keras.losses.CategoricalCrossentropy() if self._kind == "multiclass" else keras.losses.BinaryCrossentropy()
+        multiclass = self._kind == "multiclass"
+        loss = keras.losses.CategoricalCrossentropy() if multiclass else keras.losses.BinaryCrossentropy()
         losses = _train(model, loss, keras.optimizers.Adam(self.learning_rate), members, Y, w,
                         epochs=self.epochs, batch_size=self.batch_size, rng=rng, verbose=self.verbose)
         self.model_ = model

@@ -258,6 +258,17 @@ def test_stacker_learns_which_member_to_trust_per_label(rng):
     assert stacker.history_["loss"][-1] < stacker.history_["loss"][0]
 
 
+def test_mixing_l2_keeps_label_mixing_near_identity(rng):
+    Y = (rng.random((200, 4)) < 0.4).astype(int)
+    P = noisy_members(Y, rng, (0.6, 0.4))
+    drift = {}
+    for l2 in (0.0, 1.0):
+        stacker = NeuralStacker(mixing_l2=l2, epochs=10, learning_rate=0.02, random_state=0).fit(P, Y)
+        mixing = keras.ops.convert_to_numpy(stacker.model_.get_layer("label_mixing").kernel)
+        drift[l2] = np.abs(mixing - np.eye(4)).max()
+    assert drift[1.0] < drift[0.0] / 5
+
+
 def test_stacker_2d_and_3d_inputs_agree(rng):
     Y = (rng.random((80, 3)) < 0.4).astype(int)
     P = noisy_members(Y, rng, (0.5, 0.3))  # (n, labels, members)
