@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(PY) -m sklkws demo --out demo_output
 
 test: $(STAMP)
-	$(PY) -m pytest -n 2 --durations=15 tests
+	$(PY) tests/run_isolated.py -j 2
 
 bench: $(STAMP)
 	$(PY) benchmarks/features.py

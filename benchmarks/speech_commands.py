@@ -3,6 +3,7 @@
     python benchmarks/speech_commands.py --data DIR [--test DIR] [--save FILE] [--folds 5]
         [--run-folds N] [--epochs 80] [--arch res2d] [--arch-params JSON]
         [--models recommended,resnet1d,vote] [--out DIR]
+    python benchmarks/speech_commands.py --data DIR --overhead 1280 [--epochs 4]
 
 Cross-validation mode (no ``--test``): ``--folds`` speaker-grouped folds (``GroupKFold``,
 no speaker on both sides), of which the first ``--run-folds`` are run. For each fold
@@ -12,23 +13,28 @@ writes its confusion matrix to ``OUT/confusion_<model>.png``.
 
 Test mode (``--test DIR``): trains on all of ``--data`` and reports accuracy on the
 other folder (standard or canonical-test layout); ``--save FILE`` writes the fitted
-recommended classifier with joblib.
+recommended pipeline (the vote when it ran) with joblib.
+
+Overhead mode (``--overhead N``): the recommended pipeline trained on the first N clips
+for ``--epochs`` epochs with and without its per-batch augmentation (raw-audio chain and
+SpecAugment), twice each in alternating order; prints the median epoch time of each
+(first epoch of every run left out: it traces the graph) and the overhead, plus the
+data side alone: one epoch of batches drawn without training.
 
 Models:
 
-- ``recommended``: :class:`~sklkws.features.MelFeatures` log-mels (40 x 101) as the
-  classifier's ``frontend``, raw-audio augmentation drawn afresh every batch
-  (background noise from ``_background_noise_`` and coloured noise, time shift, gain)
-  and SpecAugment on the log-mels, into a res8-style dilated 2-D ResNet with 38 maps
-  (``--arch res2d --arch-params '{"filters": 38}'``: 79 k parameters, 27.9 M MACs per
-  clip). ``--arch bcresnet --arch-params '{"width": 3}'`` (14.5 M MACs) scored the same
-  in our runs but trains about ten times slower per MAC on CPU.
+- ``recommended``: :func:`sklkws.recipes.recommended_pipeline`: peak normalisation,
+  log-mels (40 x 101) as the classifier's ``frontend``, raw-audio augmentation drawn
+  afresh every batch (background noise from ``_background_noise_`` and pink noise, time
+  shift, gain) and SpecAugment on the log-mels, into a res8-style dilated 2-D ResNet
+  with 38 maps (79 k parameters, 27.9 M MACs per clip). ``--arch bcresnet
+  --arch-params '{"width": 3}'`` (14.5 M MACs) scored about the same in our runs but
+  trains about ten times slower per MAC on CPU.
 - ``resnet1d``: the seed's 1-D ResNet on raw audio (17 residual blocks), same
   augmentation.
-- ``vote``: the seed's final model, a hard vote of three: the two above plus a
-  res8-style dilated 2-D ResNet on the same log-mels. Computed from the members'
-  predictions exactly as ``VotingClassifier(voting="hard")`` does (ties go to the
-  first class), so the members are not trained twice.
+- ``vote``: the seed's final model, ``VotingClassifier(voting="hard")`` of three: the
+  two above plus a res8 with 45 maps (the paper's width); members are scored from the
+  fitted vote's ``named_estimators_``, so nothing is trained twice.
 """
 
 import argparse
@@ -36,84 +42,108 @@ import json
 import time
 from pathlib import Path
 
+import keras
 import numpy as np
+from sklearn.ensemble import VotingClassifier
 from sklearn.metrics import accuracy_score, classification_report
 from sklearn.model_selection import GroupKFold
+from sklearn.pipeline import make_pipeline
 
-from sklkws.augment import AddNoise, AugmentChain, Gain, SpecAugment, TimeShift
 from sklkws.datasets import load_background_noise, load_speech_commands
-from sklkws.features import MelFeatures
 from sklkws.models import KerasResNetClassifier, count_macs
+from sklkws.models._data import TrainingBatches
 from sklkws.plotting import plot_confusion_matrix
-
-
-#: The recommended model's architecture and arch_params.
-RECOMMENDED = ("res2d", {"filters": 38})
-
-
-def raw_augmentation(noise):
-    """Fresh per-batch audio augmentation: real backgrounds, coloured noise, shift, gain."""
-    steps = [(TimeShift(shift_ms=(-100.0, 100.0)), 0.8), (Gain(gain_db=(-6.0, 6.0)), 0.5)]
-    if noise:
-        steps.insert(0, (AddNoise(noise, snr_db=(0.0, 20.0)), 0.6))
-    steps.insert(0, (AddNoise("pink", snr_db=(10.0, 30.0)), 0.3))
-    return AugmentChain(steps)
-
-
-def training_params(args, seed):
-    return dict(
-        epochs=args.epochs, batch_size=64, learning_rate=args.learning_rate, decay="cosine",
-        decay_rate=0.01, label_smoothing=0.1, random_state=seed, verbose=args.verbose,
-    )
+from sklkws.preprocessing import Normalizer
+from sklkws.recipes import RECOMMENDED_ARCH, recommended_augmentation, recommended_pipeline
 
 
 def make_models(args, noise, seed=0):
-    """name -> unfitted classifier taking raw 1 s clips."""
-    augment = raw_augmentation(noise)
-    spec = SpecAugment(n_freq_masks=2, freq_width=(0, 6), n_time_masks=2, time_width=(0, 15), fill="mean")
-    mel = MelFeatures(kind="logmel", n_mels=40)
-    models = {
-        "recommended": KerasResNetClassifier(
-            args.arch, json.loads(args.arch_params), frontend=mel, augment=augment, feature_augment=spec,
-            **training_params(args, seed),
-        ),
-        "resnet1d": KerasResNetClassifier("resnet1d", augment=augment, **training_params(args, seed + 1)),
-    }
-    if "vote" in args.models:
-        models["res8"] = KerasResNetClassifier(
-            "res2d", frontend=mel, augment=augment, feature_augment=spec, **training_params(args, seed + 2)
-        )
-    return {name: m for name, m in models.items() if name in args.models or "vote" in args.models}
+    """name -> unfitted pipeline taking raw 1 s clips ("vote" holds the other three)."""
+    common = dict(epochs=args.epochs, learning_rate=args.learning_rate, verbose=args.verbose)
+    recommended = recommended_pipeline(
+        arch=args.arch, arch_params=json.loads(args.arch_params), background_noise=noise, random_state=seed, **common
+    )
+    if "vote" not in args.models:
+        return {"recommended": recommended} if "recommended" in args.models else {}
+    resnet1d = make_pipeline(Normalizer(method="peak"), KerasResNetClassifier(
+        "resnet1d", augment=recommended_augmentation(noise), batch_size=64, decay="cosine", decay_rate=0.01,
+        label_smoothing=0.1, random_state=seed + 1, **common))
+    res8 = recommended_pipeline(arch="res2d", arch_params={"filters": 45}, background_noise=noise,
+                                random_state=seed + 2, **common)
+    return {"vote": VotingClassifier([("recommended", recommended), ("resnet1d", resnet1d), ("res8", res8)],
+                                     voting="hard")}
 
 
-def hard_vote(predictions, classes):
-    """VotingClassifier(voting="hard") on already-made predictions: majority, ties to the first class."""
-    codes = np.stack([np.searchsorted(classes, p) for p in predictions], axis=1)
-    counts = np.apply_along_axis(np.bincount, 1, codes, minlength=len(classes))
-    return classes[np.argmax(counts, axis=1)]
+def describe(pipeline):
+    model = pipeline[-1].model_
+    return f"params {model.count_params():,}, MACs/clip {count_macs(model) / 1e6:.1f} M"
 
 
-def describe(clf):
-    return f"params {clf.model_.count_params():,}, MACs/clip {count_macs(clf.model_) / 1e6:.1f} M"
-
-
-def fit_and_score(models, X_train, y_train, g_train, X_test, y_test):
-    """Fit every model; return (predictions dict, results dict)."""
+def fit_and_score(models, X_train, y_train, X_test, y_test):
+    """Fit every model; return (predictions dict, results dict), vote members included."""
     predictions, results = {}, {}
-    for name, clf in models.items():
+    for name, model in models.items():
         start = time.perf_counter()
-        clf.fit(X_train, y_train, groups=g_train)
-        seconds = time.perf_counter() - start
-        predictions[name] = clf.predict(X_test)
-        acc = accuracy_score(y_test, predictions[name])
-        results[name] = acc
-        print(f"  {name:12s} accuracy {acc:.4f}  train {seconds / 60:5.1f} min  {describe(clf)}", flush=True)
-    if {"recommended", "resnet1d", "res8"} <= set(predictions):
-        classes = np.unique(y_train)
-        predictions["vote"] = hard_vote([predictions[n] for n in ("recommended", "resnet1d", "res8")], classes)
-        results["vote"] = accuracy_score(y_test, predictions["vote"])
-        print(f"  {'vote':12s} accuracy {results['vote']:.4f}  (hard vote of recommended, resnet1d, res8)")
+        model.fit(X_train, y_train)
+        minutes = (time.perf_counter() - start) / 60
+        fitted = dict(model.named_estimators_) if name == "vote" else {}
+        fitted[name] = model
+        for member, estimator in fitted.items():
+            predictions[member] = estimator.predict(X_test)
+            if member != name:  # members answer with the vote's encoded labels
+                predictions[member] = model.le_.inverse_transform(predictions[member])
+            results[member] = accuracy_score(y_test, predictions[member])
+            about = describe(estimator) if member != "vote" else f"hard vote, all three trained in {minutes:.1f} min"
+            print(f"  {member:12s} accuracy {results[member]:.4f}  {about}", flush=True)
+        if name != "vote":
+            print(f"  {'':12s} trained in {minutes:.1f} min", flush=True)
     return predictions, results
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Wall-clock seconds of every epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def measure_overhead(args, X, y, noise):
+    """Median epoch time of the recommended pipeline with and without its augmentation."""
+    X, y = X[: args.overhead], y[: args.overhead]
+    times = {"augmented": [], "plain": []}
+    for run in ("augmented", "plain", "plain", "augmented"):
+        pipe = recommended_pipeline(arch=args.arch, arch_params=json.loads(args.arch_params), background_noise=noise,
+                                    epochs=args.epochs, random_state=0)
+        if run == "plain":
+            pipe.set_params(kerasresnetclassifier__augment=None, kerasresnetclassifier__feature_augment=None)
+        timer = EpochTimer()
+        pipe.set_params(kerasresnetclassifier__callbacks=[timer]).fit(X, y)
+        times[run] += timer.seconds[1:]
+        print(f"  {run:9s} epochs (s): {' '.join(f'{t:.1f}' for t in timer.seconds)}", flush=True)
+    plain, augmented = np.median(times["plain"]), np.median(times["augmented"])
+    print(f"median epoch: plain {plain:.1f} s, augmented {augmented:.1f} s: "
+          f"augmentation adds {100 * (augmented / plain - 1):+.1f} % (target <= 10 %)")
+    # The data side alone: every batch of one epoch, augmented and through the front end, no training.
+    clf = pipe[-1]  # the last run was augmented
+    Xn = pipe[0].transform(X)
+    n = len(Xn)
+    batches = TrainingBatches(Xn, np.zeros((n, 1), np.float32), np.ones(n, np.float32), rows=np.arange(n),
+                              batch_size=clf.batch_size, seed=0, augment=clf.augment, transform=clf.frontend_.transform,
+                              feature_augment=clf.feature_augment)
+    for label, source in (("augmented", batches), ("plain", None)):
+        if source is None:
+            batches.augment = batches.feature_augment = None
+        start = time.perf_counter()
+        for i in range(batches.steps_per_epoch):
+            batches[i]
+        print(f"  data side of one epoch, {label}: {time.perf_counter() - start:.2f} s")
 
 
 def main(argv=None):
@@ -125,11 +155,13 @@ def main(argv=None):
     parser.add_argument("--run-folds", type=int, default=None, help="run only the first N folds")
     parser.add_argument("--epochs", type=int, default=80)
     parser.add_argument("--learning-rate", type=float, default=3e-3)
-    parser.add_argument("--arch", default=RECOMMENDED[0], help="architecture of the recommended model")
-    parser.add_argument("--arch-params", default=json.dumps(RECOMMENDED[1]), help="its arch_params (JSON)")
+    parser.add_argument("--arch", default=RECOMMENDED_ARCH[0], help="architecture of the recommended model")
+    parser.add_argument("--arch-params", default=json.dumps(RECOMMENDED_ARCH[1]), help="its arch_params (JSON)")
     parser.add_argument("--models", default="recommended,resnet1d,vote")
     parser.add_argument("--out", default="benchmarks/output")
     parser.add_argument("--verbose", type=int, default=0)
+    parser.add_argument("--overhead", type=int, default=0, metavar="N",
+                        help="measure the per-epoch cost of augmentation on N clips instead")
     args = parser.parse_args(argv)
     args.models = args.models.split(",")
     out = Path(args.out)
@@ -141,27 +173,30 @@ def main(argv=None):
     except ValueError:
         noise = None
     print(f"{len(X)} clips, {len(np.unique(groups))} speakers/groups, classes: {', '.join(np.unique(y))}")
+    if args.overhead:
+        return measure_overhead(args, X, y, noise)
     models = make_models(args, noise)
 
     if args.test:
         X_test, y_test, _ = load_speech_commands(args.test)
         print(f"Training on all {len(X)} clips, testing on {len(X_test)} clips of {args.test}")
-        predictions, _ = fit_and_score(models, X, y, groups, X_test, y_test)
-        print(classification_report(y_test, predictions["recommended"], digits=3))
+        predictions, _ = fit_and_score(models, X, y, X_test, y_test)
+        print(classification_report(y_test, predictions["recommended"], digits=3, zero_division=0))
         plot_confusion_matrix(y_test, predictions["recommended"], path=out / "confusion_recommended.png",
                               normalize="true", title="recommended, test folder")
         if args.save:
             import joblib
 
-            joblib.dump(models["recommended"], args.save)
-            print(f"Saved the fitted recommended model to {args.save}")
+            name = "vote" if "vote" in models else "recommended"
+            joblib.dump(models[name], args.save)
+            print(f"Saved the fitted {name} model to {args.save}")
         return
 
     splits = list(GroupKFold(n_splits=args.folds).split(X, y, groups))[: args.run_folds or args.folds]
     scores, y_true, y_pred = {}, [], {}
     for fold, (train, test) in enumerate(splits):
         print(f"Fold {fold + 1}/{args.folds}: {len(train)} train, {len(test)} test clips")
-        predictions, results = fit_and_score(models, X[train], y[train], groups[train], X[test], y[test])
+        predictions, results = fit_and_score(models, X[train], y[train], X[test], y[test])
         y_true.append(y[test])
         for name, acc in results.items():
             scores.setdefault(name, []).append(acc)
@@ -173,7 +208,7 @@ def main(argv=None):
     for name in ("recommended", "vote"):
         if name in y_pred:
             pred = np.concatenate(y_pred[name])
-            print(f"\nPer-class report, {name}:\n" + classification_report(y_true, pred, digits=3))
+            print(f"\nPer-class report, {name}:\n" + classification_report(y_true, pred, digits=3, zero_division=0))
             plot_confusion_matrix(y_true, pred, path=out / f"confusion_{name}.png", normalize="true",
                                   title=f"{name}, {len(splits)} speaker-grouped folds")
     print(f"Confusion matrices written to {out}/")

@@ -31,8 +31,8 @@ def rng():
 
 
 def pytest_configure(config):
-    """One BLAS thread per xdist worker: with ``-n 2`` on 2 cores, more threads only fight."""
-    if os.environ.get("PYTEST_XDIST_WORKER"):
+    """One BLAS thread per parallel worker (xdist or ``run_isolated.py``): on 2 cores more only fight."""
+    if os.environ.get("PYTEST_XDIST_WORKER") or os.environ.get("SKLKWS_ISOLATED_WORKER"):
         from threadpoolctl import threadpool_limits
 
         config._sklkws_blas_limit = threadpool_limits(1, user_api="blas")

@@ -1,0 +1,75 @@
+"""The Speech Commands benchmark's modes run end to end on a tiny folder written here."""
+
+import importlib.util
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+import soundfile as sf
+
+SR = 16000
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "speech_commands.py"
+WORDS = {"yes": 440.0, "no": 880.0, "up": 1760.0}
+TINY = ["--epochs", "1", "--arch-params", '{"filters": 4}']
+
+
+def _benchmark():
+    spec = importlib.util.spec_from_file_location("speech_commands_benchmark", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _folder(root, speakers, seed):
+    """Standard layout: one tone per word, a few speakers each, and a background recording."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(SR) / SR
+    for word, freq in WORDS.items():
+        (root / word).mkdir(parents=True)
+        for speaker in speakers:
+            clip = 0.3 * np.sin(2 * np.pi * freq * t) + 0.01 * rng.standard_normal(SR)
+            sf.write(root / word / f"{speaker}_nohash_0.wav", clip, SR, subtype="PCM_16")
+    (root / "_background_noise_").mkdir()
+    sf.write(root / "_background_noise_" / "hum.wav", 0.05 * rng.standard_normal(3 * SR), SR, subtype="PCM_16")
+    return root
+
+
+@pytest.mark.slow
+def test_test_mode_trains_scores_and_saves_a_loadable_pipeline(tmp_path, capsys):
+    data = _folder(tmp_path / "train", [f"{i:08x}" for i in range(4)], 0)
+    test = _folder(tmp_path / "test", [f"{i:08x}" for i in range(10, 12)], 1)
+    saved = tmp_path / "model.joblib"
+    _benchmark().main(["--data", str(data), "--test", str(test), "--save", str(saved), "--models", "recommended",
+                       "--out", str(tmp_path / "out"), *TINY])
+    printed = capsys.readouterr().out
+    assert "recommended  accuracy" in printed and "Saved the fitted recommended model" in printed
+    assert (tmp_path / "out" / "confusion_recommended.png").stat().st_size > 0
+    model = joblib.load(saved)
+    from sklkws.datasets import load_speech_commands
+
+    X_test, _, _ = load_speech_commands(test)
+    assert set(model.predict(X_test)) <= {"yes", "no", "up", "_silence_", "_unknown_"}
+    assert model[-1].arch == "res2d" and model[-1].epochs == 1  # the recipe, with the flags applied
+
+
+@pytest.mark.slow
+def test_cross_validation_scores_the_vote_and_each_member(tmp_path, capsys):
+    data = _folder(tmp_path / "train", [f"{i:08x}" for i in range(4)], 0)
+    _benchmark().main(["--data", str(data), "--folds", "2", "--run-folds", "1", "--models", "vote",
+                       "--out", str(tmp_path / "out"), *TINY])
+    printed = capsys.readouterr().out
+    for member in ("recommended", "resnet1d", "res8", "vote"):
+        assert f"  {member:12s} accuracy" in printed
+    means = {line.split()[0] for line in printed.split("Mean accuracy")[1].splitlines()[1:5]}
+    assert means == {"recommended", "resnet1d", "res8", "vote"}
+    assert (tmp_path / "out" / "confusion_vote.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_overhead_mode_reports_both_epoch_times(tmp_path, capsys):
+    data = _folder(tmp_path / "train", [f"{i:08x}" for i in range(4)], 0)
+    _benchmark().main(["--data", str(data), "--overhead", "12", "--epochs", "2", "--arch-params", '{"filters": 4}'])
+    printed = capsys.readouterr().out
+    assert printed.count("augmented epochs (s):") == 2 and printed.count("plain     epochs (s):") == 2
+    assert "augmentation adds" in printed and "data side of one epoch, plain" in printed
