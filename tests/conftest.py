@@ -7,6 +7,9 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's oneDNN CPU kernels aborted and corrupted the heap in CI (conv2d backprop of
+# the tests' tiny eager models, on CI's CPU only); the plain Eigen kernels are used in tests.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEECH_COMMANDS_DIR = Path(

@@ -291,8 +291,11 @@ def _bc_block(x, channels, stride, dilation, l2, dropout, ssn_groups, bn_momentu
     if transition:
         x = _conv_bn_relu(x, channels, 1, l2, bn_momentum)
     identity = x
-    x2 = layers.DepthwiseConv2D((3, 1), strides=(stride, 1), padding="same", use_bias=False,
-                                depthwise_regularizer=_reg(l2))(x)
+    x2 = layers.DepthwiseConv2D((3, 1), padding="same", use_bias=False, depthwise_regularizer=_reg(l2))(x)
+    if stride > 1:
+        # Subsample frequency after the convolution: TensorFlow's Eigen depthwise kernel
+        # (ARM boards, TF_ENABLE_ONEDNN_OPTS=0) rejects unequal row and column strides.
+        x2 = layers.MaxPooling2D((1, 1), strides=(stride, 1))(x2)
     x2 = _subspectral_norm(x2, ssn_groups, bn_momentum)
     n_bins = x2.shape[1]
     y = layers.AveragePooling2D((n_bins, 1))(x2)
