@@ -2,12 +2,12 @@
 
     python tests/run_isolated.py [-j 2] [pytest args ...]
 
-Why not one long ``pytest -n 2`` session: TensorFlow 2.21 occasionally corrupts its
-process's heap after hundreds of models have been built and trained in it, and the
-damage surfaces later as a segfault in an unrelated test (seen in CI, in garbage
-collection and in a BatchNorm's variable creation). A process per module keeps each
-module's TensorFlow state its own, so a crash stays inside the module that caused it
-and its traceback (faulthandler) is printed below.
+Why not one long ``pytest -n 2`` session: in CI, TensorFlow 2.21's oneDNN CPU kernels
+aborted in a tiny eager model's conv2d backprop and corrupted the heap, and the damage
+surfaced later as segfaults in unrelated tests (in garbage collection, in a BatchNorm's
+variable creation). ``conftest.py`` now turns oneDNN off for tests; a process per module
+also keeps each module's TensorFlow state its own, so any crash stays inside the module
+that caused it, with its faulthandler traceback printed below.
 
 Exits 0 when every module passed (or had nothing to run), 1 otherwise.
 """
