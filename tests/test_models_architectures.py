@@ -42,6 +42,12 @@ def test_count_macs_matches_hand_counts():
     outer_in = [keras.Input((4,)), keras.Input((4,))]
     outer = keras.Model(outer_in, layers.Dense(2)(inner(outer_in)))
     assert count_macs(outer) == 2 * 12 + 6
+    # Reusing them in other graphs (as the exporter does) changes none of the counts.
+    for _ in range(2):
+        again = [keras.Input((4,)), keras.Input((4,))]
+        keras.Model(again, outer(again))
+        keras.Model(again, inner(again))
+    assert count_macs(inner) == 2 * 12 and count_macs(outer) == 2 * 12 + 6
 
 
 def test_seed_architectures_have_the_seed_structure():

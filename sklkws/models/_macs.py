@@ -60,12 +60,21 @@ def count_macs(model):
     >>> count_macs(model)
     40
     """
+    graph = getattr(getattr(model, "_functional", None), "_nodes", None) or getattr(model, "_nodes", None)
+
+    def in_graph(layer, index):
+        # A layer or model reused in another graph (the exporter's inference model) gains
+        # inbound nodes there: count only the calls that belong to this model's graph.
+        return graph is None or f"{id(layer)}_ib-{index}" in graph  # keras' make_node_key
+
     total = 0
     for layer in model.layers:
+        calls = [i for i in range(len(layer._inbound_nodes)) if in_graph(layer, i)]
         if isinstance(layer, keras.Model):
-            total += count_macs(layer) * max(1, len(layer._inbound_nodes))
+            total += count_macs(layer) * max(1, len(calls))
             continue
-        for node in layer._inbound_nodes:
+        for i in calls:
+            node = layer._inbound_nodes[i]
             inputs = keras.tree.flatten(node.input_tensors)
             outputs = keras.tree.flatten(node.output_tensors)
             if not inputs or not outputs:
