@@ -2,7 +2,7 @@
 
     python benchmarks/speech_commands.py --data DIR [--test DIR] [--save FILE] [--folds 5]
         [--run-folds N] [--epochs 80] [--arch res2d] [--arch-params JSON]
-        [--models recommended,resnet1d,vote] [--out DIR]
+        [--classifier-params JSON] [--models recommended,resnet1d,vote] [--out DIR]
     python benchmarks/speech_commands.py --data DIR --overhead 1280 [--epochs 4]
 
 Cross-validation mode (no ``--test``): ``--folds`` speaker-grouped folds (``GroupKFold``,
@@ -59,7 +59,8 @@ from sklkws.recipes import RECOMMENDED_ARCH, recommended_augmentation, recommend
 
 def make_models(args, noise, seed=0):
     """name -> unfitted pipeline taking raw 1 s clips ("vote" holds the other three)."""
-    common = dict(epochs=args.epochs, learning_rate=args.learning_rate, verbose=args.verbose)
+    common = dict(epochs=args.epochs, learning_rate=args.learning_rate, verbose=args.verbose,
+                  **json.loads(args.classifier_params))
     recommended = recommended_pipeline(
         arch=args.arch, arch_params=json.loads(args.arch_params), background_noise=noise, random_state=seed, **common
     )
@@ -157,6 +158,8 @@ def main(argv=None):
     parser.add_argument("--learning-rate", type=float, default=3e-3)
     parser.add_argument("--arch", default=RECOMMENDED_ARCH[0], help="architecture of the recommended model")
     parser.add_argument("--arch-params", default=json.dumps(RECOMMENDED_ARCH[1]), help="its arch_params (JSON)")
+    parser.add_argument("--classifier-params", default="{}",
+                        help='other classifier parameters for every model (JSON), e.g. \'{"mixup_alpha": 0.2}\'')
     parser.add_argument("--models", default="recommended,resnet1d,vote")
     parser.add_argument("--out", default="benchmarks/output")
     parser.add_argument("--verbose", type=int, default=0)

@@ -41,7 +41,7 @@ def test_test_mode_trains_scores_and_saves_a_loadable_pipeline(tmp_path, capsys)
     test = _folder(tmp_path / "test", [f"{i:08x}" for i in range(10, 12)], 1)
     saved = tmp_path / "model.joblib"
     _benchmark().main(["--data", str(data), "--test", str(test), "--save", str(saved), "--models", "recommended",
-                       "--out", str(tmp_path / "out"), *TINY])
+                       "--classifier-params", '{"batch_size": 16}', "--out", str(tmp_path / "out"), *TINY])
     printed = capsys.readouterr().out
     assert "recommended  accuracy" in printed and "Saved the fitted recommended model" in printed
     assert (tmp_path / "out" / "confusion_recommended.png").stat().st_size > 0
@@ -50,7 +50,7 @@ def test_test_mode_trains_scores_and_saves_a_loadable_pipeline(tmp_path, capsys)
 
     X_test, _, _ = load_speech_commands(test)
     assert set(model.predict(X_test)) <= {"yes", "no", "up", "_silence_", "_unknown_"}
-    assert model[-1].arch == "res2d" and model[-1].epochs == 1  # the recipe, with the flags applied
+    assert model[-1].arch == "res2d" and model[-1].epochs == 1 and model[-1].batch_size == 16  # flags applied
 
 
 @pytest.mark.slow
