@@ -126,6 +126,21 @@ def test_int8_keeps_accuracy_and_quantises_only_the_network(exported, pipe, data
     assert path.stat().st_size < exported[None][0].stat().st_size
 
 
+def test_quantised_front_end_keeps_loudness_normalisation_float(pipe, data, tmp_path):
+    (X, _), (Xv, _) = data
+    path = tmp_path / "frontend_int8.tflite"
+    export_compact(pipe, path, "int8", X, quantize_frontend=True, check=False, verbose=False)
+    quiet = np.concatenate([Xv[:2], np.zeros((1, SR), np.float32), 1e-6 * Xv[:1]])
+    proba = CompactClassifier(path).predict_proba(quiet)  # a quantised peak of 0 aborted the DIV
+    assert np.isfinite(proba).all() and np.allclose(proba.sum(axis=1), 1, atol=1e-2)
+    interpreter = _interpreter_class()(model_path=str(path))
+    tensors = {d["index"]: d for d in interpreter.get_tensor_details()}
+    kinds = {}
+    for op in interpreter._get_ops_details():
+        kinds.setdefault(op["op_name"], set()).add(tensors[op["inputs"][0]]["dtype"].__name__)
+    assert kinds["DIV"] == {"float32"} and kinds["CONV_2D"] == {"int8"}
+
+
 def test_exporting_keeps_litert_out_of_the_tensorflow_process(exported):
     # ai-edge-litert's native library beside TensorFlow's crashed later Keras training
     # (a worker died in CI) and corrupted the heap at exit.

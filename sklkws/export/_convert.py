@@ -258,8 +258,9 @@ def to_tflite(model, quantize=None, representative_data=None, *, quantize_fronte
         Calibration clips (raw audio), required for ``"int8"``.
     quantize_frontend : bool, default=False
         With ``"int8"``, also quantise the front-end ops (layers named
-        ``sklkws_fe*``) and the vote. By default they stay float32 and only the
-        network is int8: a power spectrum spans far more than int8's range.
+        ``sklkws_fe*``, except a ``Normalizer``'s) and the vote. By default they stay
+        float32 and only the network is int8: a power spectrum spans far more than
+        int8's range.
 
     Returns
     -------
@@ -277,7 +278,7 @@ def to_tflite(model, quantize=None, representative_data=None, *, quantize_fronte
         converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
         if quantize is None:
             return _convert(converter)
-        float_content = _convert(converter) if quantize == "int8" and not quantize_frontend else None
+        float_content = _convert(converter) if quantize == "int8" else None
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         if quantize == "float16":
             converter.target_spec.supported_types = [tf.float16]
@@ -289,12 +290,17 @@ def to_tflite(model, quantize=None, representative_data=None, *, quantize_fronte
                 yield [clip[None, :]]
 
         converter.representative_dataset = representative
-        if quantize_frontend:
-            return _convert(converter)
-        # Selective quantisation (the documented QuantizationDebugger route): the front end and
-        # the vote stay float32, every other op is quantised.
         names = [d["name"] for d in _make_interpreter(float_content, 1).get_tensor_details()]
-        float_ops = [n for n in names if FRONTEND_PREFIX in n or VOTE_NAME in n]
+        if quantize_frontend:
+            # Loudness normalisation stays float32 even so: quantised, a quiet clip's peak
+            # rounds to 0 and the division aborts the interpreter.
+            float_ops = [n for n in names if FRONTEND_PREFIX in n and "_normalizer" in n]
+            if not float_ops:
+                return _convert(converter)
+        else:
+            # Selective quantisation (the documented QuantizationDebugger route): the front end
+            # and the vote stay float32, every other op is quantised.
+            float_ops = [n for n in names if FRONTEND_PREFIX in n or VOTE_NAME in n]
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             debugger = tf.lite.experimental.QuantizationDebugger(
