@@ -64,15 +64,15 @@ def make_models(args, noise, seed=0):
     recommended = recommended_pipeline(
         arch=args.arch, arch_params=json.loads(args.arch_params), background_noise=noise, random_state=seed, **common
     )
-    if "vote" not in args.models:
-        return {"recommended": recommended} if "recommended" in args.models else {}
+    resnet1d_params = {"batch_size": 64, "decay": "cosine", "decay_rate": 0.01, "label_smoothing": 0.1, **common}
     resnet1d = make_pipeline(Normalizer(method="peak"), KerasResNetClassifier(
-        "resnet1d", augment=recommended_augmentation(noise), batch_size=64, decay="cosine", decay_rate=0.01,
-        label_smoothing=0.1, random_state=seed + 1, **common))
+        "resnet1d", augment=recommended_augmentation(noise), random_state=seed + 1, **resnet1d_params))
     res8 = recommended_pipeline(arch="res2d", arch_params={"filters": 45}, background_noise=noise,
                                 random_state=seed + 2, **common)
-    return {"vote": VotingClassifier([("recommended", recommended), ("resnet1d", resnet1d), ("res8", res8)],
-                                     voting="hard")}
+    members = {"recommended": recommended, "resnet1d": resnet1d, "res8": res8}
+    if "vote" in args.models:  # the vote trains and scores its members itself
+        return {"vote": VotingClassifier(list(members.items()), voting="hard")}
+    return {name: model for name, model in members.items() if name in args.models}
 
 
 def describe(pipeline):
@@ -167,6 +167,9 @@ def main(argv=None):
                         help="measure the per-epoch cost of augmentation on N clips instead")
     args = parser.parse_args(argv)
     args.models = args.models.split(",")
+    unknown = set(args.models) - {"recommended", "resnet1d", "res8", "vote"}
+    if unknown:
+        parser.error(f"unknown --models {sorted(unknown)}; choose from recommended, resnet1d, res8, vote")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 

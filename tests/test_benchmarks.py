@@ -66,6 +66,12 @@ def test_cross_validation_scores_the_vote_and_each_member(tmp_path, capsys):
     assert (tmp_path / "out" / "confusion_vote.png").stat().st_size > 0
 
 
+def test_unknown_model_names_are_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        _benchmark().main(["--data", str(tmp_path), "--models", "recommended,resnet"])
+    assert "unknown --models ['resnet']" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_overhead_mode_reports_both_epoch_times(tmp_path, capsys):
     data = _folder(tmp_path / "train", [f"{i:08x}" for i in range(4)], 0)
