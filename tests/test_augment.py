@@ -18,6 +18,7 @@ from sklkws.augment import (
     BaseAugmenter,
     Gain,
     SpecAugment,
+    SpeedPerturb,
     TimeShift,
     TimeStretch,
     augmented_indices,
@@ -41,6 +42,7 @@ SAMPLERS = [
     TimeShift(shift_ms=(-0.5, 0.5), mode="roll", random_state=0),
     Gain(random_state=0),
     TimeStretch(random_state=0),
+    SpeedPerturb(random_state=0),
     SpecAugment(random_state=0),
     AugmentChain([(AddNoise("pink"), 0.5), TimeShift(), (Gain(), 0.5), TimeStretch()], random_state=0),
 ]
@@ -229,6 +231,45 @@ def test_stretch_random_rates_stay_in_range():
     ratio = np.array([np.diff(_voiced_span(y))[0] for y in Y]) / 0.5
     assert ratio.min() > 0.8 - 0.04 and ratio.max() < 1.25 + 0.04
     assert np.ptp(ratio) > 0.15
+
+
+# -- speed perturbation ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rate", [0.9, 1.15])
+def test_speed_scales_pitch_and_duration_together(rate):
+    x = _burst(start=0.3, dur=0.4)[None]
+    y = SpeedPerturb(rate=rate).augment(x, random_state=0)[0]
+    (s0, e0), (s1, e1) = _voiced_span(x[0]), _voiced_span(y)
+    assert abs((e1 - s1) - (e0 - s0) / rate) < 0.021  # duration / rate, within two frames
+    assert abs((s1 + e1) / 2 - 0.5 - ((s0 + e0) / 2 - 0.5) / rate) < 0.021  # about the centre
+    spectrum = np.abs(np.fft.rfft(y))
+    assert abs(np.argmax(spectrum) - 220 * rate) <= 2  # 1 Hz bins: the pitch moves with the speed
+
+
+def test_speed_matches_scipy_resampling_and_draws_the_grid(rng):
+    X = _tones(40, rng)
+    Y = SpeedPerturb(rate=(0.9, 1.1), n_rates=3).augment(X, random_state=1)
+    seen = set()
+    for x, y in zip(X, Y):
+        for rate, (up, down) in {1.0: (1, 1), 0.9: (10, 9), 1.1: (10, 11)}.items():
+            ref = scipy.signal.resample_poly(x, up, down)
+            if len(ref) >= SR:  # centre crop
+                ref = ref[(len(ref) - SR) // 2:][:SR]
+            else:  # centred zero padding
+                before = (SR - len(ref)) // 2
+                ref = np.pad(ref, (before, SR - len(ref) - before))
+            if np.allclose(y, ref, atol=1e-5):
+                seen.add(rate)
+                break
+        else:
+            raise AssertionError("a clip is not the resampled original at any rate of the grid")
+    assert seen == {0.9, 1.0, 1.1}  # 40 clips draw every rate (0.995 rounds to 1)
+
+
+def test_speed_of_one_leaves_the_clip_alone(rng):
+    X = _tones(3, rng)
+    np.testing.assert_array_equal(SpeedPerturb(rate=1.0).augment(X, random_state=0), X)
 
 
 # -- SpecAugment -------------------------------------------------------------------
@@ -433,6 +474,8 @@ def test_chain_params_and_clone():
     (Gain(p=1.5), "probability"),
     (TimeStretch(rate=(0.0, 1.0)), "rate"),
     (TimeStretch(hop_length=100), "divide"),
+    (SpeedPerturb(rate=(0.3, 1.0)), "rate"),
+    (SpeedPerturb(n_rates=0), "n_rates"),
     (SpecAugment(fill="median"), "fill"),
     (AugmentChain([Gain(), SpecAugment()]), "mixes samplers"),
     (AugmentChain([LogisticRegression()]), "sklkws.augment"),

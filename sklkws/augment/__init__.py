@@ -9,6 +9,7 @@ batch. All work is vectorised over the batch.
 - :class:`TimeShift`: random shift in ms, zero fill or roll.
 - :class:`Gain`: random gain in dB.
 - :class:`TimeStretch`: speed change keeping pitch (batch phase vocoder).
+- :class:`SpeedPerturb`: speed change with pitch (resampling), for speaker variety.
 - :class:`SpecAugment`: frequency and time masks on features.
 - :class:`AugmentChain`: several of them with their own probabilities.
 - :func:`augmented_indices`: keep ``groups`` / ``sample_weight`` aligned in pipelines.
@@ -18,6 +19,7 @@ from ._base import BaseAugmenter, augmented_indices
 from ._chain import AugmentChain
 from ._noise import AddNoise, coloured_noise
 from ._spec import SpecAugment
+from ._speed import SpeedPerturb
 from ._stretch import TimeStretch, stretch_batch
 from ._wave import Gain, TimeShift
 
@@ -27,6 +29,7 @@ __all__ = [
     "BaseAugmenter",
     "Gain",
     "SpecAugment",
+    "SpeedPerturb",
     "TimeShift",
     "TimeStretch",
     "augmented_indices",
