@@ -89,6 +89,20 @@ def test_efficient_architectures_fit_the_compute_budget():
     assert {layer.dilation_rate for layer in res8.layers if isinstance(layer, layers.Conv2D)} == {(1, 1), (2, 2)}
     res15 = build_model("res2d", MEL, 12, n_layers=12, pool=None)
     assert count_macs(res15) > 20 * count_macs(res8)
+    # TC-ResNet14 and TC-ResNet14-1.5 have 137 k and 305 k parameters (Choi et al. 2019, Table 1).
+    tc = build_model("tcresnet", MEL, 12, input_norm=False)
+    assert abs(tc.count_params() - 137_000) < 2_000
+    assert abs(build_model("tcresnet", MEL, 12, width=1.5, input_norm=False).count_params() - 305_000) < 3_000
+    assert n_layers(tc, layers.Conv2D) == 0 and n_layers(tc, layers.Add) == 6  # temporal convolutions only
+    assert [layer.strides for layer in tc.layers if isinstance(layer, layers.Conv1D) and layer.kernel_size == (9,)][::4] \
+        == [(2,), (2,), (2,)]  # each stage starts with stride 2 (101 -> 51 -> 26 -> 13 frames)
+    tc8 = build_model("tcresnet", MEL, 12, blocks_per_stage=1)
+    assert n_layers(tc8, layers.Add) == 3
+    # The 2-D stem halves the bands twice and folds them into the temporal channels: 40 / 4 * 8.
+    stem = build_model("tcresnet", MEL, 12, stem2d=8)
+    assert n_layers(stem, layers.Conv2D) == 2
+    first_temporal = next(layer for layer in stem.layers if isinstance(layer, layers.Conv1D))
+    assert first_temporal.input.shape[1:] == (101, 80)
     # Only the built-in ones: other modules and tests register architectures with other inputs.
     built_in = [name for name, build in ARCHITECTURES.items() if build.__module__ == "sklkws.models._architectures"]
     assert len(built_in) >= 6

@@ -117,10 +117,17 @@ def _head(x, n_outputs, output_activation, dropout, l2):
     return layers.Dense(n_outputs, activation=output_activation, kernel_regularizer=_reg(l2), name="output")(x)
 
 
+def _kernel_regularizer(conv, l2):
+    """The regularizer keyword of a convolution class (separable ones regularise the pointwise part)."""
+    if issubclass(conv, (layers.SeparableConv1D, layers.SeparableConv2D)):
+        return {"pointwise_regularizer": _reg(l2)}
+    return {"kernel_regularizer": _reg(l2)}
+
+
 def _conv_bn_relu(x, filters, kernel_size, l2, bn_momentum, strides=1, dilation_rate=1, conv=layers.Conv2D):
     x = conv(
         filters, kernel_size, strides=strides, dilation_rate=dilation_rate, padding="same",
-        use_bias=False, kernel_regularizer=_reg(l2),
+        use_bias=False, **_kernel_regularizer(conv, l2),
     )(x)
     x = layers.BatchNormalization(momentum=bn_momentum)(x)
     return layers.ReLU()(x)
@@ -261,6 +268,95 @@ def build_res2d(
     return keras.Model(inputs, _head(x, n_outputs, output_activation, dropout, l2), name="res2d")
 
 
+@register_architecture("tcresnet")
+def build_tcresnet(
+    input_shape, n_outputs, *, output_activation="softmax", l2=1e-4, dropout=0.0,
+    width=1.0, stem_filters=16, stage_filters=(24, 32, 48), blocks_per_stage=2, kernel_size=9,
+    stem2d=0, separable=False, input_norm=True, bn_momentum=0.99,
+):
+    """TC-ResNet (Choi et al., 2019): temporal convolutions with the mel bands as channels.
+
+    The features ``(n_bins, n_frames)`` are read as ``n_frames`` steps of ``n_bins``
+    channels, so every convolution is a 1-D convolution over time: dense matrix
+    products that CPUs (and a Raspberry Pi) run efficiently. A stem convolution of
+    kernel 3, then one stage per entry of ``stage_filters``, each of
+    ``blocks_per_stage`` residual blocks of two ``kernel_size`` convolutions (BatchNorm,
+    ReLU, L2; the first block of a stage has stride 2 and a 1x1 convolution on its
+    shortcut), global average pooling and one dense layer. ``blocks_per_stage=1`` is
+    TC-ResNet8, ``2`` TC-ResNet14; ``width`` multiplies every channel count.
+
+    Parameters
+    ----------
+    input_shape : tuple
+        ``(n_bins, n_frames)``; raw audio ``(n_samples,)`` is read as one channel.
+    n_outputs : int
+    output_activation, l2, dropout
+        As in every builder; ``dropout`` is applied before the output layer.
+    width : float, default=1.0
+        Channel multiplier (TC-ResNet14-1.5 is ``width=1.5``).
+    stem_filters : int, default=16
+    stem2d : int, default=0
+        Channels of an optional 2-D stem: two 3x3 convolutions, each halving the
+        frequency axis, whose output bands are folded into the channels before the
+        temporal convolutions (local time-frequency patterns, shared across
+        frequency); 0 for none.
+    separable : bool, default=False
+        Depthwise-separable block convolutions (a ``kernel_size`` depthwise
+        convolution, then a pointwise one, as in MatchboxNet): about ``kernel_size``
+        times fewer parameters, so a wider network fits the same size.
+    stage_filters : tuple of int, default=(24, 32, 48)
+        Channels of each stage (times ``width``).
+    blocks_per_stage : int, default=2
+    kernel_size : int, default=9
+        Temporal kernel of the block convolutions.
+    input_norm : bool, default=True
+        Standardise each frequency band first (a BatchNorm over the band axis).
+    bn_momentum : float, default=0.99
+
+    Returns
+    -------
+    model : keras.Model
+
+    Examples
+    --------
+    >>> model = build_tcresnet((40, 101), 12, width=1.5)
+    >>> model.output_shape
+    (None, 12)
+    """
+    ch = lambda c: max(1, int(round(c * width)))  # noqa: E731
+    inputs = keras.Input(shape=tuple(input_shape), name="input")
+    if len(input_shape) == 2:
+        x = inputs
+        if input_norm:
+            x = layers.BatchNormalization(axis=1, momentum=bn_momentum, name="input_norm")(x)
+        if stem2d:
+            x = layers.Reshape((*input_shape, 1))(x)
+            for _ in range(2):
+                x = _conv_bn_relu(x, stem2d, 3, l2, bn_momentum, strides=(2 if x.shape[1] > 1 else 1, 1))
+            x = layers.Permute((2, 1, 3))(x)  # (frames, bands, channels)
+            x = layers.Reshape((x.shape[1], x.shape[2] * x.shape[3]))(x)
+        else:
+            x = layers.Permute((2, 1))(x)  # (frames, bands): bands are channels
+    elif len(input_shape) == 1:
+        x = layers.Reshape((input_shape[0], 1))(inputs)
+    else:
+        raise ValueError(f"Expected input of shape (n_samples,) or (n_bins, n_frames), got {input_shape}.")
+    x = layers.Conv1D(ch(stem_filters), 3, padding="same", use_bias=False, kernel_regularizer=_reg(l2))(x)
+    conv = layers.SeparableConv1D if separable else layers.Conv1D
+    for filters in stage_filters:
+        for i in range(blocks_per_stage):
+            stride = 2 if i == 0 and x.shape[1] > 1 else 1
+            shortcut = x
+            y = _conv_bn_relu(x, ch(filters), kernel_size, l2, bn_momentum, strides=stride, conv=conv)
+            y = conv(ch(filters), kernel_size, padding="same", use_bias=False, **_kernel_regularizer(conv, l2))(y)
+            y = layers.BatchNormalization(momentum=bn_momentum)(y)
+            if stride > 1 or shortcut.shape[-1] != ch(filters):
+                shortcut = _conv_bn_relu(shortcut, ch(filters), 1, l2, bn_momentum, strides=stride, conv=layers.Conv1D)
+            x = layers.ReLU()(layers.Add()([shortcut, y]))
+    x = layers.GlobalAveragePooling1D()(x)
+    return keras.Model(inputs, _head(x, n_outputs, output_activation, dropout, l2), name="tcresnet")
+
+
 def _subspectral_norm(x, groups, bn_momentum):
     """BatchNorm with separate statistics per frequency sub-band (BC-ResNet's SSN).
 
@@ -316,7 +412,7 @@ def build_bcresnet(
     width=3, blocks=(2, 2, 4, 4), stage_channels=(8, 12, 16, 20), freq_strides=(1, 2, 2, 1),
     dilations=(1, 2, 4, 8), ssn_groups=5, input_norm=True, bn_momentum=0.99,
 ):
-    """BC-ResNet-style efficient network on log-mel input: the recommended model.
+    """BC-ResNet-style efficient network on log-mel input.
 
     A 5x5 stem (stride 2 in frequency, ``16 * width`` channels), four stages of
     broadcasted-residual blocks with ``stage_channels * width`` channels, frequency

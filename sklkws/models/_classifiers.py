@@ -10,17 +10,19 @@ class KerasResNetClassifier(KerasClassifierBase):
     trains the speech seed's 1-D ResNet (``"resnet1d"``: 17 residual blocks of two
     convolutions, BatchNorm + L2, global average pooling, one softmax layer); features
     ``(n_clips, n_bins, n_frames)`` (or a ``frontend`` producing them) train the
-    BC-ResNet-style ``"bcresnet"``, the recommended model (about 15 M MACs per 1 s clip
-    at ``width=3``). ``arch="res2d"`` gives the res8/res15-style dilated 2-D ResNet.
+    BC-ResNet-style ``"bcresnet"`` (about 15 M MACs per 1 s clip at ``width=3``).
+    ``arch="tcresnet"`` is TC-ResNet (temporal convolutions over the mel bands, the
+    network of :func:`sklkws.recipes.recommended_pipeline`); ``arch="res2d"`` gives the
+    res8/res15-style dilated 2-D ResNet.
     All parameters are those of :class:`KerasClassifierBase`.
 
     Parameters
     ----------
-    arch : {"auto", "resnet1d", "bcresnet", "res2d"} or str, default="auto"
+    arch : {"auto", "resnet1d", "bcresnet", "tcresnet", "res2d"} or str, default="auto"
         See above; any registered name works.
     arch_params : dict, default=None
         Builder arguments, e.g. ``{"n_blocks": 17, "filters": 16}`` for resnet1d or
-        ``{"width": 3}`` for bcresnet.
+        ``{"width": 3}`` for bcresnet, ``{"width": 1.5, "stem2d": 8}`` for tcresnet.
     **kwargs
         The training parameters of :class:`KerasClassifierBase` (``optimizer``,
         ``learning_rate``, ``decay``, ``epochs``, ``batch_size``, ``augment``, ...).
