@@ -13,6 +13,7 @@ import joblib
 import numpy as np
 import pytest
 from imblearn.pipeline import Pipeline as ImbPipeline
+from sklearn.base import clone
 from sklearn.ensemble import VotingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_validate
@@ -243,6 +244,23 @@ def test_voting_classifier_becomes_one_graph(data, tmp_path):
     np.testing.assert_allclose(votes * 3, np.round(votes * 3), atol=1e-5)  # weighted shares of 2 + 1 votes
     np.testing.assert_allclose(votes.sum(axis=1), 1.0, atol=1e-5)
     np.testing.assert_array_equal(ensemble.classes_[votes.argmax(axis=1)], ensemble.predict(Xv))
+
+
+def test_distilled_model_exports_its_student_alone(data, tmp_path):
+    from sklkws.distillation import DistilledClassifier
+
+    (X, y), (Xv, _) = data
+    net = tiny_cnn(epochs=1, frontend=MelFeatures(n_mels=20, hop_length=320))
+    vote = VotingClassifier([("a", net), ("b", clone(net).set_params(random_state=1))], voting="soft")
+    model = make_pipeline(Normalizer(), DistilledClassifier(vote, net)).fit(X[:80], y[:80])
+    student = model[-1].student_
+    assert inference_macs(model) == inference_macs(make_pipeline(model[0], student))  # one network, not three
+    report = export_compact(model, tmp_path / "student.tflite", None, validation_data=(Xv,), verbose=False)
+    assert report["parity"]["agreement"] >= 0.99
+    compact = CompactClassifier(tmp_path / "student.tflite")
+    assert list(compact.classes_) == list(model.classes_)  # the labels, not the student's codes
+    np.testing.assert_allclose(compact.predict_proba(Xv), model.predict_proba(Xv), atol=1e-4)
+    np.testing.assert_array_equal(compact.predict(Xv), model.predict(Xv))
 
 
 def test_multilabel_export_keeps_sigmoid_outputs(data, tmp_path):

@@ -126,6 +126,8 @@ class _GraphBuilder:
             return self.member(estimator.steps[-1][1], x)
         if isinstance(estimator, VotingClassifier):
             return self.vote(estimator, x)
+        if hasattr(estimator, "student_"):  # a DistilledClassifier ships its student alone
+            return self.member(estimator.student_, x)
         model = getattr(estimator, "model_", None)
         if not isinstance(model, keras.Model):
             raise ValueError(
@@ -167,6 +169,8 @@ def _final(estimator):
     from sklearn.pipeline import Pipeline
 
     estimator = _unwrap(estimator)
+    if hasattr(estimator, "student_"):
+        return _final(estimator.student_)
     return _final(estimator.steps[-1][1]) if isinstance(estimator, Pipeline) else estimator
 
 
@@ -193,8 +197,10 @@ def build_inference_model(estimator, *, stft="fft", batch_size=None):
         A ``Pipeline`` (scikit-learn or imbalanced-learn) of sklkws transformers
         ending in a Keras classifier (:mod:`sklkws.models`, or any classifier with a
         ``keras.Model`` in ``model_``), such a classifier alone (its ``frontend_``
-        included), a ``VotingClassifier`` of those, or a fitted search wrapping one.
-        Augmentation samplers are skipped (they act only while fitting).
+        included), a ``VotingClassifier`` of those, a
+        :class:`~sklkws.distillation.DistilledClassifier` (its student only), or a
+        fitted search wrapping one. Augmentation samplers are skipped (they act
+        only while fitting).
     stft : {"fft", "matmul"}, default="fft"
         STFT form of the log-mel / MFCC layers (see :mod:`sklkws.layers`).
     batch_size : int, default=None

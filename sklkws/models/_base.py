@@ -375,7 +375,7 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
     def _seed(self):
         return int(check_random_state(self.random_state).randint(2**31 - 1))
 
-    def fit(self, X, y, groups=None, sample_weight=None):
+    def fit(self, X, y, groups=None, sample_weight=None, teacher=None, teacher_weight=0.5):
         """Train the network.
 
         Parameters
@@ -388,6 +388,14 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
         groups : array-like of shape (n_clips,), default=None
             Speaker of each clip: the validation split keeps speakers apart.
         sample_weight : array-like of shape (n_clips,), default=None
+        teacher : list of fitted classifiers of this kind, default=None
+            Knowledge distillation (what :class:`sklkws.ensemble.DistilledClassifier`
+            passes): their networks' mean probabilities on every augmented
+            training batch are mixed into the targets. They must have the same
+            classes and a front end giving the same features as this one.
+        teacher_weight : float, default=0.5
+            Weight of the teachers' probabilities in the targets (the labels get
+            ``1 - teacher_weight``).
 
         Returns
         -------
@@ -412,6 +420,9 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
         if self.checkpoint_dir is not None:
             Path(self.checkpoint_dir).mkdir(parents=True, exist_ok=True)
             params = {k: repr(v) for k, v in self.get_params(deep=False).items() if k not in _NOT_FINGERPRINTED}
+            if teacher is not None:  # another teacher is another training run
+                members = teacher if isinstance(teacher, (list, tuple)) else [teacher]
+                params["teacher"] = repr((teacher_weight, [_checkpoint.weights_digest(m) for m in members]))
             fingerprint = _checkpoint.fingerprint(X, Y, params)
             state = _checkpoint.load_state(self.checkpoint_dir)
             if state is not None and state["fingerprint"] != fingerprint:
@@ -433,6 +444,7 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
             transform=self.frontend_.transform if self.frontend_ is not None else None,
             mixup_alpha=float(self.mixup_alpha), last_epoch=self.epochs,
         )
+        teacher_models = self._teacher_models(teacher, teacher_weight, X, feature_shape)
         validation = None
         if len(val):
             Xv = np.concatenate([self._features(X[val[s]]) for s in batch_slices(len(val), 1024)])
@@ -448,8 +460,8 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
         if state is None or not state["complete"]:
             batches.first_epoch = initial_epoch
             logs = model.fit(
-                batches.dataset(feature_shape), steps_per_epoch=batches.steps_per_epoch, epochs=self.epochs,
-                initial_epoch=initial_epoch,
+                batches.dataset(feature_shape, teacher_models, teacher_weight),
+                steps_per_epoch=batches.steps_per_epoch, epochs=self.epochs, initial_epoch=initial_epoch,
                 validation_data=validation, validation_batch_size=self.batch_size, callbacks=callbacks,
                 verbose=self.verbose, shuffle=False,  # TrainingBatches shuffles, reproducibly
             ).history
@@ -460,6 +472,31 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
         self.history_ = history
         self.n_epochs_ = len(next(iter(history.values()), []))
         return self
+
+    def _teacher_models(self, teacher, teacher_weight, X, feature_shape):
+        """The teachers' networks, checked to see what this network sees and to predict its classes."""
+        if teacher is None:
+            return None
+        if not isinstance(teacher_weight, numbers.Real) or not 0 <= teacher_weight <= 1:
+            raise ValueError(f"teacher_weight must be a number in [0, 1], got {teacher_weight!r}.")
+        teachers = list(teacher) if isinstance(teacher, (list, tuple)) else [teacher]
+        probe = self._features(X[:4])
+        for i, member in enumerate(teachers):
+            name = f"teacher {i} ({type(member).__name__})"
+            model = getattr(member, "model_", None)
+            if not isinstance(model, keras.Model) or not hasattr(member, "_features"):
+                raise ValueError(f"{name} is not a fitted sklkws Keras classifier (no model_).")
+            if not np.array_equal(np.asarray(member.classes_), self.classes_):
+                raise ValueError(f"{name} predicts classes {np.asarray(member.classes_).tolist()}, not {self.classes_.tolist()}.")
+            seen = member._features(X[:4])
+            if seen.shape != probe.shape or not np.allclose(seen, probe, rtol=1e-4, atol=1e-4):
+                raise ValueError(
+                    f"{name}'s front end gives other features (shape {seen.shape[1:]}) than this "
+                    f"classifier's (shape {probe.shape[1:]}): a teacher must see what the student sees."
+                )
+        # Called inside the tf.data graph, outside the training step's gradient tape:
+        # the teachers are never trained.
+        return [member.model_ for member in teachers]
 
     def _initial_model(self, state, feature_shape, steps_per_epoch):
         """(model, history so far, first epoch): resumed, warm-started or fresh."""

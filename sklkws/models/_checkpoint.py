@@ -48,6 +48,17 @@ def fingerprint(X, y, params):
     return h.hexdigest()
 
 
+def weights_digest(estimator):
+    """A hash of a fitted Keras classifier's network weights (None when it has none)."""
+    model = getattr(estimator, "model_", None)
+    if model is None:
+        return None
+    h = hashlib.sha256()
+    for w in model.get_weights():
+        h.update(np.ascontiguousarray(w).tobytes())
+    return h.hexdigest()
+
+
 def load_state(directory):
     """Return the saved state dict, or None when the folder holds no checkpoint."""
     path = Path(directory) / STATE_FILE
