@@ -487,7 +487,9 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
             if not isinstance(model, keras.Model) or not hasattr(member, "_features"):
                 raise ValueError(f"{name} is not a fitted sklkws Keras classifier (no model_).")
             if not np.array_equal(np.asarray(member.classes_), self.classes_):
-                raise ValueError(f"{name} predicts classes {np.asarray(member.classes_).tolist()}, not {self.classes_.tolist()}.")
+                raise ValueError(
+                    f"{name} predicts classes {np.asarray(member.classes_).tolist()}, not {self.classes_.tolist()}."
+                )
             seen = member._features(X[:4])
             if seen.shape != probe.shape or not np.allclose(seen, probe, rtol=1e-4, atol=1e-4):
                 raise ValueError(
