@@ -2,11 +2,13 @@
 
     python benchmarks/speech_commands.py --data DIR [--test DIR] [--save FILE] [--folds 5]
         [--run-folds N] [--epochs 80] [--arch res2d] [--arch-params JSON]
-        [--classifier-params JSON] [--models recommended,resnet1d,vote] [--out DIR]
+        [--classifier-params JSON] [--members 3] [--distill] [--teacher-weight 0.8]
+        [--models recommended,resnet1d,vote] [--only-folds 1,2] [--out DIR]
     python benchmarks/speech_commands.py --data DIR --overhead 1280 [--epochs 4]
 
 Cross-validation mode (no ``--test``): ``--folds`` speaker-grouped folds (``GroupKFold``,
-no speaker on both sides), of which the first ``--run-folds`` are run. For each fold
+no speaker on both sides), of which the first ``--run-folds`` (or those listed in
+``--only-folds``, to share the folds between processes) are run. For each fold
 and model it prints accuracy, training time, parameters and MACs per 1 s clip; then the
 mean accuracy, the per-class report of the recommended model over all folds run, and
 writes its confusion matrix to ``OUT/confusion_<model>.png``.
@@ -26,15 +28,18 @@ Models:
 - ``recommended``: :func:`sklkws.recipes.recommended_pipeline`: peak normalisation,
   log-mels (40 x 101) as the classifier's ``frontend``, raw-audio augmentation drawn
   afresh every batch (background noise from ``_background_noise_`` and pink noise, time
-  shift, gain) and SpecAugment on the log-mels, into a res8-style dilated 2-D ResNet
-  with 38 maps (79 k parameters, 27.9 M MACs per clip). ``--arch bcresnet
-  --arch-params '{"width": 3}'`` (14.5 M MACs) scored about the same in our runs but
-  trains about ten times slower per MAC on CPU.
+  shift, gain) and SpecAugment on the log-mels, into TC-ResNet14-1.5 with a 2-D stem
+  (308 k parameters, 7.9 M MACs per clip); a soft vote of ``--members`` such networks
+  (3: 23.6 M MACs). The members (``net0`` ...) are scored too, from the fitted vote,
+  so nothing is trained twice; ``--members 1`` trains the single network.
+  ``--distill`` trains one more network on the vote's probabilities and deploys that
+  (``teachers`` and ``teacher_net0`` ... are then the vote and its members).
 - ``resnet1d``: the seed's 1-D ResNet on raw audio (17 residual blocks), same
   augmentation.
-- ``vote``: the seed's final model, ``VotingClassifier(voting="hard")`` of three: the
-  two above plus a res8 with 45 maps (the paper's width); members are scored from the
-  fitted vote's ``named_estimators_``, so nothing is trained twice.
+- ``res8``: the res8-style 2-D ResNet with 45 maps (the paper's width), same recipe.
+- ``vote``: the seed's final model, ``VotingClassifier(voting="hard")`` of three: a
+  single recommended network, ``resnet1d`` and ``res8``; members are scored from the
+  fitted vote's ``named_estimators_``.
 """
 
 import argparse
@@ -47,9 +52,10 @@ import numpy as np
 from sklearn.ensemble import VotingClassifier
 from sklearn.metrics import accuracy_score, classification_report
 from sklearn.model_selection import GroupKFold
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 
 from sklkws.datasets import load_background_noise, load_speech_commands
+from sklkws.distillation import DistilledClassifier
 from sklkws.models import KerasResNetClassifier, count_macs
 from sklkws.models._data import TrainingBatches
 from sklkws.plotting import plot_confusion_matrix
@@ -61,43 +67,72 @@ def make_models(args, noise, seed=0):
     """name -> unfitted pipeline taking raw 1 s clips ("vote" holds the other three)."""
     common = dict(epochs=args.epochs, learning_rate=args.learning_rate, verbose=args.verbose,
                   **json.loads(args.classifier_params))
-    recommended = recommended_pipeline(
-        arch=args.arch, arch_params=json.loads(args.arch_params), background_noise=noise, random_state=seed, **common
-    )
+    net = dict(arch=args.arch, arch_params=json.loads(args.arch_params), background_noise=noise, **common)
+    recommended = recommended_pipeline(n_members=args.members, distill=args.distill,
+                                       teacher_weight=args.teacher_weight, random_state=seed, **net)
     resnet1d_params = {"batch_size": 64, "decay": "cosine", "decay_rate": 0.01, "label_smoothing": 0.1, **common}
     resnet1d = make_pipeline(Normalizer(method="peak"), KerasResNetClassifier(
         "resnet1d", augment=recommended_augmentation(noise), random_state=seed + 1, **resnet1d_params))
-    res8 = recommended_pipeline(arch="res2d", arch_params={"filters": 45}, background_noise=noise,
+    res8 = recommended_pipeline(n_members=1, arch="res2d", arch_params={"filters": 45}, background_noise=noise,
                                 random_state=seed + 2, **common)
-    members = {"recommended": recommended, "resnet1d": resnet1d, "res8": res8}
+    models = {"recommended": recommended, "resnet1d": resnet1d, "res8": res8}
     if "vote" in args.models:  # the vote trains and scores its members itself
-        return {"vote": VotingClassifier(list(members.items()), voting="hard")}
-    return {name: model for name, model in members.items() if name in args.models}
+        single = recommended_pipeline(n_members=1, random_state=seed, **net)
+        vote = VotingClassifier([("single", single), ("resnet1d", resnet1d), ("res8", res8)], voting="hard")
+        models = {"recommended": recommended, "vote": vote}
+    return {name: model for name, model in models.items() if name in args.models}
 
 
-def describe(pipeline):
-    model = pipeline[-1].model_
+def parts(name, model):
+    """(part name, fitted estimator, prefix, label decoder) of a fitted model: itself, a vote's
+    members, a distilled model's teaching vote and its members. Parts inside a pipeline get its
+    first steps as ``prefix`` (applied to the clips first); parts trained on encoded labels get
+    a decoder back to the labels."""
+    out = [(name, model, None, None)]
+    prefix, final = (model[:-1], model[-1]) if isinstance(model, Pipeline) else (None, model)
+    decode, vote, label = None, final, ""
+    if isinstance(final, DistilledClassifier):  # its teacher was trained on codes of its classes_
+        decode, vote, label = (lambda codes: final.classes_[np.asarray(codes, dtype=int)]), final.teacher_, "teacher_"
+        out.append(("teachers", vote, prefix, decode))
+    if isinstance(vote, VotingClassifier):  # members answer with the vote's encoded labels
+        def member_decode(codes):
+            labels = vote.le_.inverse_transform(codes)
+            return labels if decode is None else decode(labels)
+
+        out += [(label + member, est, prefix, member_decode) for member, est in vote.named_estimators_.items()]
+    return out
+
+
+def _network(estimator):
+    """The fitted Keras classifier of a pipeline, a distilled model (its student) or a classifier."""
+    estimator = estimator[-1] if isinstance(estimator, Pipeline) else estimator
+    return getattr(estimator, "student_", estimator)
+
+
+def describe(estimator):
+    estimator = estimator[-1] if isinstance(estimator, Pipeline) else estimator
+    if isinstance(estimator, VotingClassifier):
+        macs = sum(count_macs(_network(member).model_) for member in estimator.estimators_)
+        return f"vote of {len(estimator.estimators_)}, MACs/clip {macs / 1e6:.1f} M"
+    model = _network(estimator).model_
     return f"params {model.count_params():,}, MACs/clip {count_macs(model) / 1e6:.1f} M"
 
 
 def fit_and_score(models, X_train, y_train, X_test, y_test):
-    """Fit every model; return (predictions dict, results dict), vote members included."""
+    """Fit every model; return (predictions dict, results dict), vote members and teachers included."""
     predictions, results = {}, {}
     for name, model in models.items():
         start = time.perf_counter()
         model.fit(X_train, y_train)
         minutes = (time.perf_counter() - start) / 60
-        fitted = dict(model.named_estimators_) if name == "vote" else {}
-        fitted[name] = model
-        for member, estimator in fitted.items():
-            predictions[member] = estimator.predict(X_test)
-            if member != name:  # members answer with the vote's encoded labels
-                predictions[member] = model.le_.inverse_transform(predictions[member])
-            results[member] = accuracy_score(y_test, predictions[member])
-            about = describe(estimator) if member != "vote" else f"hard vote, all three trained in {minutes:.1f} min"
-            print(f"  {member:12s} accuracy {results[member]:.4f}  {about}", flush=True)
-        if name != "vote":
-            print(f"  {'':12s} trained in {minutes:.1f} min", flush=True)
+        for part, estimator, prefix, decode in parts(name, model):
+            X = X_test if prefix is None else prefix.transform(X_test)
+            predictions[part] = estimator.predict(X)
+            if decode is not None:
+                predictions[part] = decode(predictions[part])
+            results[part] = accuracy_score(y_test, predictions[part])
+            print(f"  {part:12s} accuracy {results[part]:.4f}  {describe(estimator)}", flush=True)
+        print(f"  {'':12s} {name} trained in {minutes:.1f} min", flush=True)
     return predictions, results
 
 
@@ -120,8 +155,8 @@ def measure_overhead(args, X, y, noise):
     X, y = X[: args.overhead], y[: args.overhead]
     times = {"augmented": [], "plain": []}
     for run in ("augmented", "plain", "plain", "augmented"):
-        pipe = recommended_pipeline(arch=args.arch, arch_params=json.loads(args.arch_params), background_noise=noise,
-                                    epochs=args.epochs, random_state=0)
+        pipe = recommended_pipeline(n_members=1, arch=args.arch, arch_params=json.loads(args.arch_params),
+                                    background_noise=noise, epochs=args.epochs, random_state=0)
         if run == "plain":
             pipe.set_params(kerasresnetclassifier__augment=None, kerasresnetclassifier__feature_augment=None)
         timer = EpochTimer()
@@ -154,12 +189,16 @@ def main(argv=None):
     parser.add_argument("--save", help="joblib file for the fitted recommended model (with --test)")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--run-folds", type=int, default=None, help="run only the first N folds")
-    parser.add_argument("--epochs", type=int, default=80)
+    parser.add_argument("--epochs", type=int, default=120)
     parser.add_argument("--learning-rate", type=float, default=3e-3)
     parser.add_argument("--arch", default=RECOMMENDED_ARCH[0], help="architecture of the recommended model")
     parser.add_argument("--arch-params", default=json.dumps(RECOMMENDED_ARCH[1]), help="its arch_params (JSON)")
     parser.add_argument("--classifier-params", default="{}",
                         help='other classifier parameters for every model (JSON), e.g. \'{"mixup_alpha": 0.2}\'')
+    parser.add_argument("--members", type=int, default=3, help="networks in the recommended model's vote")
+    parser.add_argument("--distill", action="store_true", help="distil the vote into one network")
+    parser.add_argument("--teacher-weight", type=float, default=0.8, help="with --distill")
+    parser.add_argument("--only-folds", default=None, help="comma-separated fold numbers (1-based) to run")
     parser.add_argument("--models", default="recommended,resnet1d,vote")
     parser.add_argument("--out", default="benchmarks/output")
     parser.add_argument("--verbose", type=int, default=0)
@@ -193,14 +232,17 @@ def main(argv=None):
         if args.save:
             import joblib
 
-            name = "vote" if "vote" in models else "recommended"
+            name = "recommended" if "recommended" in models else next(iter(models))
             joblib.dump(models[name], args.save)
             print(f"Saved the fitted {name} model to {args.save}")
         return
 
-    splits = list(GroupKFold(n_splits=args.folds).split(X, y, groups))[: args.run_folds or args.folds]
+    splits = list(enumerate(GroupKFold(n_splits=args.folds).split(X, y, groups)))[: args.run_folds or args.folds]
+    if args.only_folds:
+        wanted = {int(f) - 1 for f in args.only_folds.split(",")}
+        splits = [split for split in splits if split[0] in wanted]
     scores, y_true, y_pred = {}, [], {}
-    for fold, (train, test) in enumerate(splits):
+    for fold, (train, test) in splits:
         print(f"Fold {fold + 1}/{args.folds}: {len(train)} train, {len(test)} test clips")
         predictions, results = fit_and_score(models, X[train], y[train], X[test], y[test])
         y_true.append(y[test])

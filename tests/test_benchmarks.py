@@ -11,7 +11,7 @@ import soundfile as sf
 SR = 16000
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "speech_commands.py"
 WORDS = {"yes": 440.0, "no": 880.0, "up": 1760.0}
-TINY = ["--epochs", "1", "--arch-params", '{"filters": 4}']
+TINY = ["--epochs", "1", "--arch-params", '{"width": 0.25}', "--members", "2"]
 
 
 def _benchmark():
@@ -50,7 +50,9 @@ def test_test_mode_trains_scores_and_saves_a_loadable_pipeline(tmp_path, capsys)
 
     X_test, _, _ = load_speech_commands(test)
     assert set(model.predict(X_test)) <= {"yes", "no", "up", "_silence_", "_unknown_"}
-    assert model[-1].arch == "res2d" and model[-1].epochs == 1 and model[-1].batch_size == 16  # flags applied
+    assert len(model[-1].estimators_) == 2  # the recommended model is a vote, of two here
+    net = model[-1].estimators_[0]
+    assert net.arch == "tcresnet" and net.epochs == 1 and net.batch_size == 16  # flags applied
 
 
 @pytest.mark.slow
@@ -59,11 +61,28 @@ def test_cross_validation_scores_the_vote_and_each_member(tmp_path, capsys):
     _benchmark().main(["--data", str(data), "--folds", "2", "--run-folds", "1", "--models", "vote",
                        "--out", str(tmp_path / "out"), *TINY])
     printed = capsys.readouterr().out
-    for member in ("recommended", "resnet1d", "res8", "vote"):
+    for member in ("single", "resnet1d", "res8", "vote"):
         assert f"  {member:12s} accuracy" in printed
     means = {line.split()[0] for line in printed.split("Mean accuracy")[1].splitlines()[1:5]}
-    assert means == {"recommended", "resnet1d", "res8", "vote"}
+    assert means == {"single", "resnet1d", "res8", "vote"}
     assert (tmp_path / "out" / "confusion_vote.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_cross_validation_scores_the_members_of_the_recommended_model(tmp_path, capsys):
+    data = _folder(tmp_path / "train", [f"{i:08x}" for i in range(4)], 0)
+    _benchmark().main(["--data", str(data), "--folds", "2", "--only-folds", "2", "--models", "recommended",
+                       "--out", str(tmp_path / "out"), *TINY])
+    printed = capsys.readouterr().out
+    assert "Fold 2/2" in printed and "Fold 1/2" not in printed  # only the fold asked for
+    for part in ("recommended", "net0", "net1"):
+        assert f"  {part:12s} accuracy" in printed
+    assert "vote of 2" in printed
+    _benchmark().main(["--data", str(data), "--folds", "2", "--only-folds", "1", "--models", "recommended",
+                       "--distill", "--out", str(tmp_path / "out"), *TINY])
+    printed = capsys.readouterr().out
+    for part in ("recommended", "teachers", "teacher_net0", "teacher_net1"):
+        assert f"  {part:12s} accuracy" in printed
 
 
 def test_unknown_model_names_are_refused(tmp_path, capsys):
@@ -75,7 +94,7 @@ def test_unknown_model_names_are_refused(tmp_path, capsys):
 @pytest.mark.slow
 def test_overhead_mode_reports_both_epoch_times(tmp_path, capsys):
     data = _folder(tmp_path / "train", [f"{i:08x}" for i in range(4)], 0)
-    _benchmark().main(["--data", str(data), "--overhead", "12", "--epochs", "2", "--arch-params", '{"filters": 4}'])
+    _benchmark().main(["--data", str(data), "--overhead", "12", "--epochs", "2", "--arch-params", '{"width": 0.25}'])
     printed = capsys.readouterr().out
     assert printed.count("augmented epochs (s):") == 2 and printed.count("plain     epochs (s):") == 2
     assert "augmentation adds" in printed and "data side of one epoch, plain" in printed
