@@ -7,7 +7,9 @@ against a per-clip audiomentations loop writing into one output array (both end
 with the augmented batch in memory), every transform applied to every clip
 (p = 1) with the same parameter ranges. Runs alternate between the two sides and
 the best of ``--repeats`` is kept, so both see the same machine load. Targets:
-no row below 1x; >= 5x for Gaussian noise, time stretch and the chain.
+no row below 1x; >= 5x for Gaussian noise, time stretch and the chain. Speed
+perturbation (tempo and pitch), which audiomentations lacks, is timed against a per-clip
+``librosa.resample`` loop.
 With ``--data`` the clips are real Speech Commands recordings; otherwise noisy
 harmonic tones are generated.
 """
@@ -21,13 +23,14 @@ from audiomentations import Gain as AGain
 from audiomentations import Shift as AShift
 from audiomentations import TimeStretch as ATimeStretch
 
-from sklkws.augment import AddNoise, AugmentChain, Gain, TimeShift, TimeStretch
+from sklkws.augment import AddNoise, AugmentChain, Gain, SpeedPerturb, TimeShift, TimeStretch
 
 SR = 16000
 SNR_DB = (5.0, 30.0)
 SHIFT_MS = (-100.0, 100.0)
 GAIN_DB = (-6.0, 6.0)
 RATE = (0.8, 1.25)
+SPEED = (0.9, 1.1)
 
 
 def make_clips(n_clips, data=None, seed=0):
@@ -48,6 +51,26 @@ def audiomentations_loop(transform, X):
     out = np.empty_like(X)
     for i, x in enumerate(X):
         out[i] = transform(samples=x, sample_rate=SR)
+    return out
+
+
+def librosa_speed_loop(X, seed=0):
+    """Speed perturbation as one would write it per clip: librosa.resample, centre crop or pad.
+
+    audiomentations has no speed (tempo and pitch) transform, so this is the peer.
+    """
+    import librosa
+
+    rng = np.random.default_rng(seed)
+    out = np.zeros_like(X)
+    n = X.shape[1]
+    for i, x in enumerate(X):
+        y = librosa.resample(x, orig_sr=SR, target_sr=round(SR / rng.uniform(*SPEED)))
+        if len(y) >= n:
+            out[i] = y[(len(y) - n) // 2:][:n]
+        else:
+            start = (n - len(y)) // 2
+            out[i, start:start + len(y)] = y
     return out
 
 
@@ -81,6 +104,7 @@ def pairs():
         ("time stretch (vs signalsmith, default)", ours(stretch), theirs(a_stretch), 5.0),
         ("time stretch (vs librosa phase vocoder)", ours(stretch),
          theirs(ATimeStretch(min_rate=RATE[0], max_rate=RATE[1], method="librosa_phase_vocoder", p=1.0)), 5.0),
+        ("speed perturbation (vs librosa.resample)", ours(SpeedPerturb(SPEED)), librosa_speed_loop, 1.0),
         ("chain noise+shift+gain+stretch", ours(AugmentChain([noise, shift, gain, stretch])),
          theirs(Compose([a_noise, a_shift, a_gain, a_stretch], p=1.0)), 5.0),
     ]
