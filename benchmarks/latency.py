@@ -1,13 +1,16 @@
 """The compact artifact against the Keras pipeline it comes from: latency ratio, size, MACs, parity.
 
     python benchmarks/latency.py [--data DIR] [--model FILE.joblib] [--arch tcresnet]
-        [--arch-params JSON] [--epochs 15] [--members 3] [--n-runs 200] [--out benchmarks/output/latency]
+        [--arch-params JSON] [--epochs 15] [--members 3] [--distill [--student-params JSON]]
+        [--n-runs 200] [--out benchmarks/output/latency]
 
 Trains the recommended Speech Commands pipeline (:func:`sklkws.recipes.recommended_pipeline`:
 peak normalisation, log-mel front end in the classifier, a soft vote of ``--members``
 TC-ResNets with a 2-D stem, fresh audio augmentation every batch) on a speaker-grouped 80 %
 of ``--data`` (synthetic eSpeak clips without it), or loads a fitted one with ``--model``.
-``--members 1`` measures one network alone (also what a distilled model ships). Then
+``--members 1`` measures one network alone; ``--distill`` trains one more network on the
+vote's probabilities (``--student-params '{"arch_params": {"width": 1}}'`` for a smaller
+one) and exports that student alone. Then
 exports it as int8 (the recommended artifact), float16 and float32, plus two int8 variants that also quantise the front end (FFT
 and DFT-matrix STFT), and prints for each: file size, MACs, single-thread latency
 here (median of ``--n-runs``), estimated Raspberry Pi 3B / 4 latency, and accuracy on
@@ -51,8 +54,9 @@ def load_data(data, seed):
 
 def recommended_model(args, background_noise=None):
     """The recommended pipeline, with this run's architecture and epochs."""
-    return recommended_pipeline(n_members=args.members, arch=args.arch, arch_params=json.loads(args.arch_params),
-                                epochs=args.epochs,
+    return recommended_pipeline(n_members=args.members, distill=args.distill,
+                                student_params=json.loads(args.student_params), arch=args.arch,
+                                arch_params=json.loads(args.arch_params), epochs=args.epochs,
                                 background_noise=background_noise, random_state=args.seed, verbose=2)
 
 
@@ -75,6 +79,8 @@ def main(argv=None):
     parser.add_argument("--arch-params", default=json.dumps(RECOMMENDED_ARCH[1]), help="JSON")
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--members", type=int, default=3, help="networks in the vote (1: a single network)")
+    parser.add_argument("--distill", action="store_true", help="distil the vote into one network and ship it")
+    parser.add_argument("--student-params", default="{}", help="with --distill: the student's recipe parameters (JSON)")
     parser.add_argument("--n-runs", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="benchmarks/output/latency")

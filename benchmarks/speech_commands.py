@@ -2,7 +2,7 @@
 
     python benchmarks/speech_commands.py --data DIR [--test DIR] [--save FILE] [--folds 5]
         [--run-folds N] [--epochs 80] [--arch res2d] [--arch-params JSON]
-        [--classifier-params JSON] [--members 3] [--distill] [--teacher-weight 0.8]
+        [--classifier-params JSON] [--members 3] [--distill] [--teacher-weight 0.8] [--student-params JSON]
         [--models recommended,resnet1d,vote] [--only-folds 1,2] [--out DIR]
     python benchmarks/speech_commands.py --data DIR --overhead 1280 [--epochs 4]
 
@@ -68,8 +68,8 @@ def make_models(args, noise, seed=0):
     common = dict(epochs=args.epochs, learning_rate=args.learning_rate, verbose=args.verbose,
                   **json.loads(args.classifier_params))
     net = dict(arch=args.arch, arch_params=json.loads(args.arch_params), background_noise=noise, **common)
-    recommended = recommended_pipeline(n_members=args.members, distill=args.distill,
-                                       teacher_weight=args.teacher_weight, random_state=seed, **net)
+    recommended = recommended_pipeline(n_members=args.members, distill=args.distill, teacher_weight=args.teacher_weight,
+                                       student_params=json.loads(args.student_params), random_state=seed, **net)
     resnet1d_params = {"batch_size": 64, "decay": "cosine", "decay_rate": 0.01, "label_smoothing": 0.1, **common}
     resnet1d = make_pipeline(Normalizer(method="peak"), KerasResNetClassifier(
         "resnet1d", augment=recommended_augmentation(noise), random_state=seed + 1, **resnet1d_params))
@@ -198,6 +198,8 @@ def main(argv=None):
     parser.add_argument("--members", type=int, default=3, help="networks in the recommended model's vote")
     parser.add_argument("--distill", action="store_true", help="distil the vote into one network")
     parser.add_argument("--teacher-weight", type=float, default=0.8, help="with --distill")
+    parser.add_argument("--student-params", default="{}",
+                        help='with --distill: the student\'s recipe parameters (JSON), e.g. \'{"arch_params": {"width": 1}}\'')
     parser.add_argument("--only-folds", default=None, help="comma-separated fold numbers (1-based) to run")
     parser.add_argument("--models", default="recommended,resnet1d,vote")
     parser.add_argument("--out", default="benchmarks/output")

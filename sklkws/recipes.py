@@ -112,15 +112,18 @@ def recommended_classifier(
     return KerasResNetClassifier(arch, arch_params, **params)
 
 
-def recommended_pipeline(*, n_members=3, distill=False, teacher_weight=0.8, random_state=None, **params):
+def recommended_pipeline(
+    *, n_members=3, distill=False, teacher_weight=0.8, student_params=None, random_state=None, **params
+):
     """Peak normalisation, then a soft vote of three TC-ResNets on log-mels.
 
     ``n_members`` networks of :func:`recommended_classifier`, each with its own seed,
     averaged by a soft :class:`~sklearn.ensemble.VotingClassifier` (the speech seed's
     final model was a vote of three; averaging probabilities beat its hard vote in
     ``benchmarks/speech_commands.py``). About 25 M MACs per 1 s clip with the front
-    end, exported as one graph. ``n_members=1`` gives one network (a third of the
-    compute and size, about a point less accurate); ``distill=True`` trains one more
+    end, exported as one graph; 0.947 mean accuracy on unseen speakers over 5 folds of
+    the 3,800-clip development set. ``n_members=1`` gives one network (a third of the
+    compute and size; its members averaged 0.941); ``distill=True`` trains one more
     network on the vote's probabilities
     (:class:`~sklkws.distillation.DistilledClassifier`) and deploys that alone.
 
@@ -133,6 +136,10 @@ def recommended_pipeline(*, n_members=3, distill=False, teacher_weight=0.8, rand
         costs one more training).
     teacher_weight : float, default=0.8
         Weight of the vote's probabilities in the distilled network's targets.
+    student_params : dict, default=None
+        With ``distill``: :func:`recommended_classifier` parameters of the distilled
+        network that override ``params``, e.g. ``{"arch_params": {"width": 1.0}}`` for a
+        student of 140 k parameters that fits the 250 KB int8 budget.
     random_state : int, default=None
         Member ``i`` gets ``random_state + i`` (the distilled student ``random_state +
         n_members``).
@@ -155,8 +162,9 @@ def recommended_pipeline(*, n_members=3, distill=False, teacher_weight=0.8, rand
     ('soft', ['net0', 'net1', 'net2'], 'tcresnet')
     >>> recommended_pipeline(n_members=1, epochs=1)[-1].arch
     'tcresnet'
-    >>> type(recommended_pipeline(distill=True, epochs=1)[-1]).__name__
-    'DistilledClassifier'
+    >>> small = recommended_pipeline(distill=True, student_params={"arch_params": {"width": 1.0}}, epochs=1)
+    >>> type(small[-1]).__name__, small[-1].student.arch_params["width"]
+    ('DistilledClassifier', 1.0)
     """
     if isinstance(n_members, bool) or not isinstance(n_members, int) or n_members < 1:
         raise ValueError(f"n_members must be a positive integer, got {n_members!r}.")
@@ -172,6 +180,6 @@ def recommended_pipeline(*, n_members=3, distill=False, teacher_weight=0.8, rand
     if distill:
         from .distillation import DistilledClassifier
 
-        student = recommended_classifier(random_state=seed(n_members), **params)
+        student = recommended_classifier(random_state=seed(n_members), **{**params, **(student_params or {})})
         model = DistilledClassifier(model, student, teacher_weight=teacher_weight)
     return make_pipeline(Normalizer(method="peak"), model)

@@ -79,10 +79,14 @@ def test_cross_validation_scores_the_members_of_the_recommended_model(tmp_path, 
         assert f"  {part:12s} accuracy" in printed
     assert "vote of 2" in printed
     _benchmark().main(["--data", str(data), "--folds", "2", "--only-folds", "1", "--models", "recommended",
-                       "--distill", "--out", str(tmp_path / "out"), *TINY])
+                       "--distill", "--student-params", '{"arch_params": {"width": 0.5}}',
+                       "--out", str(tmp_path / "out"), *TINY])
     printed = capsys.readouterr().out
     for part in ("recommended", "teachers", "teacher_net0", "teacher_net1"):
         assert f"  {part:12s} accuracy" in printed
+    params = {line.split()[0]: line.split("params ")[1].split(", MACs")[0] for line in printed.splitlines()
+              if "params " in line}
+    assert params["recommended"] != params["teacher_net0"] == params["teacher_net1"]  # a wider student
 
 
 def test_unknown_model_names_are_refused(tmp_path, capsys):
