@@ -9,7 +9,7 @@ peak normalisation, log-mel front end in the classifier, a soft vote of ``--memb
 TC-ResNets with a 2-D stem, fresh audio augmentation every batch) on a speaker-grouped 80 %
 of ``--data`` (synthetic eSpeak clips without it), or loads a fitted one with ``--model``.
 ``--members 1`` measures one network alone; ``--distill`` trains one more network on the
-vote's probabilities (``--student-params '{"arch_params": {"width": 1}}'`` for a smaller
+vote's probabilities (``--student-params '{"arch_params": {"width": 1, "stem2d": 0}}'`` for a smaller
 one) and exports that student alone. Then
 exports it as int8 (the recommended artifact), float16 and float32, plus two int8 variants that also quantise the front end (FFT
 and DFT-matrix STFT), and prints for each: file size, MACs, single-thread latency

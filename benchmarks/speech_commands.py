@@ -2,7 +2,7 @@
 
     python benchmarks/speech_commands.py --data DIR [--test DIR] [--save FILE] [--folds 5]
         [--run-folds N] [--epochs 80] [--arch res2d] [--arch-params JSON]
-        [--classifier-params JSON] [--members 3] [--distill] [--teacher-weight 0.8] [--student-params JSON]
+        [--classifier-params JSON] [--members 3] [--distill] [--teacher-weight 0.5] [--student-params JSON]
         [--models recommended,resnet1d,vote] [--only-folds 1,2] [--out DIR]
     python benchmarks/speech_commands.py --data DIR --overhead 1280 [--epochs 4]
 
@@ -197,9 +197,9 @@ def main(argv=None):
                         help='other classifier parameters for every model (JSON), e.g. \'{"mixup_alpha": 0.2}\'')
     parser.add_argument("--members", type=int, default=3, help="networks in the recommended model's vote")
     parser.add_argument("--distill", action="store_true", help="distil the vote into one network")
-    parser.add_argument("--teacher-weight", type=float, default=0.8, help="with --distill")
+    parser.add_argument("--teacher-weight", type=float, default=0.5, help="with --distill")
     parser.add_argument("--student-params", default="{}",
-                        help='with --distill: the student\'s recipe parameters (JSON), e.g. \'{"arch_params": {"width": 1}}\'')
+                        help='with --distill: the student\'s recipe parameters (JSON), e.g. \'{"arch_params": {"width": 1, "stem2d": 0}}\'')
     parser.add_argument("--only-folds", default=None, help="comma-separated fold numbers (1-based) to run")
     parser.add_argument("--models", default="recommended,resnet1d,vote")
     parser.add_argument("--out", default="benchmarks/output")
