@@ -135,7 +135,8 @@ def recommended_pipeline(
         Distil the vote into one network of the same recipe (needs ``n_members >= 1``;
         costs one more training).
     teacher_weight : float, default=0.5
-        Weight of the vote's probabilities in the distilled network's targets.
+        Weight of the vote's probabilities in the distilled network's targets (0.8
+        gave students below the same network trained alone in the benchmark).
     student_params : dict, default=None
         With ``distill``: :func:`recommended_classifier` parameters of the distilled
         network that override ``params``; its ``arch_params`` are merged over the
@@ -170,6 +171,7 @@ def recommended_pipeline(
     """
     if isinstance(n_members, bool) or not isinstance(n_members, int) or n_members < 1:
         raise ValueError(f"n_members must be a positive integer, got {n_members!r}.")
+
     def seed(i):
         return None if random_state is None else int(random_state) + i
 
