@@ -1,4 +1,4 @@
-"""Knowledge distillation: an ensemble's accuracy in one network small enough for the device.
+"""Knowledge distillation: one network, small enough for the device, trained on an ensemble's probabilities.
 
 :class:`DistilledClassifier` trains a teacher (a Keras classifier or a soft
 ``VotingClassifier`` of several), then a student network whose targets on every
@@ -80,7 +80,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
     See Also
     --------
     sklearn.ensemble.VotingClassifier : the ensemble to distil.
-    sklkws.recipes.recommended_pipeline : the recommended pipeline, a distilled vote.
+    sklkws.recipes.recommended_pipeline : its ``distill=True`` distils the recommended vote.
 
     Examples
     --------
@@ -170,10 +170,9 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         -------
         y : ndarray of shape (n_clips,) or (n_clips, n_labels)
         """
-        proba = self.predict_proba(X)
-        if self.student_._multilabel:
-            return (proba >= 0.5).astype(int)
-        return self.classes_[np.argmax(proba, axis=1)]
+        check_is_fitted(self)
+        predicted = self.student_.predict(X)  # codes 0 .. n_classes - 1, or an indicator matrix
+        return predicted if self.student_._multilabel else self.classes_[predicted]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -113,6 +113,8 @@ def test_teacher_must_see_what_the_student_sees():
         KerasResNetClassifier(**mel).fit(X, y, teacher=[teacher], teacher_weight=2)
     with pytest.raises(ValueError, match="not a fitted sklkws Keras classifier"):
         KerasResNetClassifier(**mel).fit(X, y, teacher=[object()])
+    with pytest.raises(ValueError, match="at least one fitted classifier"):
+        KerasResNetClassifier(**mel).fit(X, y, teacher=[])
     piped = VotingClassifier([("p", make_pipeline(Normalizer(), KerasResNetClassifier(**mel)))], voting="soft")
     with pytest.raises(ValueError, match="Pipeline before the DistilledClassifier"):
         DistilledClassifier(piped, KerasResNetClassifier(**mel)).fit(X, y)

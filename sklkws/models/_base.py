@@ -389,7 +389,7 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
             Speaker of each clip: the validation split keeps speakers apart.
         sample_weight : array-like of shape (n_clips,), default=None
         teacher : list of fitted classifiers of this kind, default=None
-            Knowledge distillation (what :class:`sklkws.ensemble.DistilledClassifier`
+            Knowledge distillation (what :class:`sklkws.distillation.DistilledClassifier`
             passes): their networks' mean probabilities on every augmented
             training batch are mixed into the targets. They must have the same
             classes and a front end giving the same features as this one.
@@ -414,15 +414,17 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
         if groups is not None:
             groups = column_or_1d(groups)
             check_consistent_length(X, groups)
+        teachers = None if teacher is None else list(teacher) if isinstance(teacher, (list, tuple)) else [teacher]
+        if teachers is not None and (not isinstance(teacher_weight, numbers.Real) or not 0 <= teacher_weight <= 1):
+            raise ValueError(f"teacher_weight must be a number in [0, 1], got {teacher_weight!r}.")
 
         seed = self._seed()
         state, fingerprint = None, None
         if self.checkpoint_dir is not None:
             Path(self.checkpoint_dir).mkdir(parents=True, exist_ok=True)
             params = {k: repr(v) for k, v in self.get_params(deep=False).items() if k not in _NOT_FINGERPRINTED}
-            if teacher is not None:  # another teacher is another training run
-                members = teacher if isinstance(teacher, (list, tuple)) else [teacher]
-                params["teacher"] = repr((teacher_weight, [_checkpoint.weights_digest(m) for m in members]))
+            if teachers is not None:  # another teacher is another training run
+                params["teacher"] = repr((teacher_weight, [_checkpoint.weights_digest(m) for m in teachers]))
             fingerprint = _checkpoint.fingerprint(X, Y, params)
             state = _checkpoint.load_state(self.checkpoint_dir)
             if state is not None and state["fingerprint"] != fingerprint:
@@ -444,7 +446,7 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
             transform=self.frontend_.transform if self.frontend_ is not None else None,
             mixup_alpha=float(self.mixup_alpha), last_epoch=self.epochs,
         )
-        teacher_models = self._teacher_models(teacher, teacher_weight, X, feature_shape)
+        teacher_models = None if teachers is None else self._teacher_models(teachers, X)
         validation = None
         if len(val):
             Xv = np.concatenate([self._features(X[val[s]]) for s in batch_slices(len(val), 1024)])
@@ -473,13 +475,10 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
         self.n_epochs_ = len(next(iter(history.values()), []))
         return self
 
-    def _teacher_models(self, teacher, teacher_weight, X, feature_shape):
+    def _teacher_models(self, teachers, X):
         """The teachers' networks, checked to see what this network sees and to predict its classes."""
-        if teacher is None:
-            return None
-        if not isinstance(teacher_weight, numbers.Real) or not 0 <= teacher_weight <= 1:
-            raise ValueError(f"teacher_weight must be a number in [0, 1], got {teacher_weight!r}.")
-        teachers = list(teacher) if isinstance(teacher, (list, tuple)) else [teacher]
+        if not teachers:
+            raise ValueError("teacher must hold at least one fitted classifier, got an empty list.")
         probe = self._features(X[:4])
         for i, member in enumerate(teachers):
             name = f"teacher {i} ({type(member).__name__})"
