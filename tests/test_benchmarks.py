@@ -10,12 +10,13 @@ import soundfile as sf
 
 SR = 16000
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "speech_commands.py"
+ABLATION = SCRIPT.with_name("ablation.py")
 WORDS = {"yes": 440.0, "no": 880.0, "up": 1760.0}
 TINY = ["--epochs", "1", "--arch-params", '{"width": 0.25}', "--members", "2"]
 
 
-def _benchmark():
-    spec = importlib.util.spec_from_file_location("speech_commands_benchmark", SCRIPT)
+def _benchmark(script=SCRIPT):
+    spec = importlib.util.spec_from_file_location(script.stem + "_benchmark", script)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -102,3 +103,39 @@ def test_overhead_mode_reports_both_epoch_times(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert printed.count("augmented epochs (s):") == 2 and printed.count("plain     epochs (s):") == 2
     assert "augmentation adds" in printed and "data side of one epoch, plain" in printed
+
+
+@pytest.mark.slow
+def test_ablation_runs_are_the_vote_members_and_combine_into_its_soft_vote(tmp_path, capsys):
+    """Seed i trained alone is member net{i} of the recommended vote, so saved runs recombine
+    into exactly the vote's probabilities; finished folds are skipped on a rerun."""
+    from sklkws.datasets import load_background_noise, load_speech_commands
+    from sklkws.recipes import recommended_pipeline
+
+    data = _folder(tmp_path / "train", [f"{i:08x}" for i in range(4)], 0)
+    out = tmp_path / "runs"
+    tiny = ["--data", str(data), "--folds", "2", "--only-folds", "1", "--epochs", "1",
+            "--arch-params", '{"width": 0.25}', "--out", str(out), "--tag", "base"]
+    ablation = _benchmark(ABLATION)
+    for seed in ("0", "1"):
+        ablation.main([*tiny, "--seed", seed])
+    saved = [np.load(out / "base" / f"seed{seed}_fold1.npz", allow_pickle=True) for seed in (0, 1)]
+    assert set(saved[0].files) >= {"proba", "classes", "test", "accuracy", "minutes", "macs"}
+
+    X, y, groups = load_speech_commands(data)
+    test = saved[0]["test"]
+    train = np.setdiff1d(np.arange(len(X)), test)
+    vote = recommended_pipeline(n_members=2, arch_params={"width": 0.25}, epochs=1, random_state=0,
+                                background_noise=load_background_noise(data)).fit(X[train], y[train])
+    np.testing.assert_allclose(np.mean([s["proba"] for s in saved], axis=0), vote.predict_proba(X[test]),
+                               rtol=1e-5, atol=1e-6)
+
+    ablation.main([*tiny, "--seed", "0"])
+    assert "exists, skipped" in capsys.readouterr().out
+    ablation.main(["--data", str(data), "--out", str(out), "--combine", "base:0", "base:1"])
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[1:4]}
+    assert float(rows["base:0"][1]) == pytest.approx(float(saved[0]["accuracy"]), abs=1e-4)
+    expected = np.mean(vote.predict(X[test]) == y[test])
+    assert float(rows["vote"][1]) == pytest.approx(expected, abs=1e-4)
+    with pytest.raises(SystemExit, match="no saved runs"):
+        ablation.main(["--data", str(data), "--out", str(out), "--combine", "base:0", "other:0"])
