@@ -10,8 +10,11 @@ with the given overrides (``--arch-params`` merged into the recommended TC-ResNe
 ``--classifier-params`` passed to :func:`sklkws.recipes.recommended_classifier`, e.g.
 ``'{"mixup_alpha": 0.2}'`` or ``'{"n_mels": 64}'``) and writes
 ``OUT/NAME/seedSEED_foldK.npz`` (test probabilities, classes, test rows, accuracy,
-minutes, MACs). Seed ``i`` of the plain recipe is member ``net{i}`` of the recommended
-vote, so the vote's members can be trained one process each and recombined.
+minutes, MACs). A run is one member of the recommended vote when it has that member's
+seed and changes: seeds 0 and 1 of the plain recipe are ``net0`` and ``net1``; ``--seed 2
+--arch-params '{"stem2d": 0}' --classifier-params '{"n_mels": 64}'`` is ``net2``
+(:data:`sklkws.recipes.RECOMMENDED_MEMBERS`). So members can be trained one process
+each (one thread each: ``TF_NUM_INTRAOP_THREADS=1``) and recombined.
 
 Combine mode: the soft vote of saved runs (mean of their probabilities, which is what
 ``VotingClassifier(voting="soft")`` computes), per fold and on average, next to each

@@ -5,8 +5,9 @@
         [--n-runs 200] [--out benchmarks/output/latency]
 
 Trains the recommended Speech Commands pipeline (:func:`sklkws.recipes.recommended_pipeline`:
-peak normalisation, log-mel front end in the classifier, a soft vote of ``--members``
-TC-ResNets with a 2-D stem, fresh audio augmentation every batch) on a speaker-grouped 80 %
+peak normalisation, log-mel front end in each classifier, a soft vote of ``--members``
+TC-ResNets as :data:`sklkws.recipes.RECOMMENDED_MEMBERS` says, fresh audio augmentation
+every batch) on a speaker-grouped 80 %
 of ``--data`` (synthetic eSpeak clips without it), or loads a fitted one with ``--model``.
 ``--members 1`` measures one network alone; ``--distill`` trains one more network on the
 vote's probabilities (``--student-params '{"arch_params": {"width": 1, "stem2d": 0}}'`` for a smaller

@@ -2,7 +2,7 @@
 
     python benchmarks/speech_commands.py --data DIR [--test DIR] [--save FILE] [--folds 5]
         [--run-folds N] [--epochs 80] [--arch res2d] [--arch-params JSON]
-        [--classifier-params JSON] [--members 3] [--distill] [--teacher-weight 0.5] [--student-params JSON]
+        [--classifier-params JSON] [--members 3] [--member-params JSON] [--distill] [--teacher-weight 0.5] [--student-params JSON]
         [--models recommended,resnet1d,vote] [--only-folds 1,2] [--out DIR]
     python benchmarks/speech_commands.py --data DIR --overhead 1280 [--epochs 4]
 
@@ -26,12 +26,14 @@ data side alone: one epoch of batches drawn without training.
 Models:
 
 - ``recommended``: :func:`sklkws.recipes.recommended_pipeline`: peak normalisation,
-  log-mels (40 x 101) as the classifier's ``frontend``, raw-audio augmentation drawn
-  afresh every batch (background noise from ``_background_noise_`` and pink noise, time
-  shift, gain) and SpecAugment on the log-mels, into TC-ResNet14-1.5 with a 2-D stem
-  (308 k parameters, 7.9 M MACs per clip); a soft vote of ``--members`` such networks
-  (3: 23.6 M MACs). The members (``net0`` ...) are scored too, from the fitted vote,
-  so nothing is trained twice; ``--members 1`` trains the single network.
+  log-mels as the classifier's ``frontend``, raw-audio augmentation drawn afresh every
+  batch (background noise from ``_background_noise_`` and pink noise, time shift, gain)
+  and SpecAugment on the log-mels, into a soft vote of ``--members`` TC-ResNet14-1.5:
+  two with a 2-D stem on 40 x 101 log-mels (308 k parameters, 7.9 M MACs per clip), one
+  without it on 64 (305 k, 7.0 M), as :data:`sklkws.recipes.RECOMMENDED_MEMBERS` says
+  (``--member-params '[{}, {}, {}]'`` for equal members). The members (``net0`` ...)
+  are scored too, from the fitted vote, so nothing is trained twice; ``--members 1``
+  trains the single network.
   ``--distill`` trains one more network on the vote's probabilities and deploys that
   (``teachers`` and ``teacher_net0`` ... are then the vote and its members).
 - ``resnet1d``: the seed's 1-D ResNet on raw audio (17 residual blocks), same
@@ -68,7 +70,8 @@ def make_models(args, noise, seed=0):
     common = dict(epochs=args.epochs, learning_rate=args.learning_rate, verbose=args.verbose,
                   **json.loads(args.classifier_params))
     net = dict(arch=args.arch, arch_params=json.loads(args.arch_params), background_noise=noise, **common)
-    recommended = recommended_pipeline(n_members=args.members, distill=args.distill, teacher_weight=args.teacher_weight,
+    recommended = recommended_pipeline(n_members=args.members, member_params=json.loads(args.member_params),
+                                       distill=args.distill, teacher_weight=args.teacher_weight,
                                        student_params=json.loads(args.student_params), random_state=seed, **net)
     resnet1d_params = {"batch_size": 64, "decay": "cosine", "decay_rate": 0.01, "label_smoothing": 0.1, **common}
     resnet1d = make_pipeline(Normalizer(method="peak"), KerasResNetClassifier(
@@ -196,6 +199,8 @@ def main(argv=None):
     parser.add_argument("--classifier-params", default="{}",
                         help='other classifier parameters for every model (JSON), e.g. \'{"mixup_alpha": 0.2}\'')
     parser.add_argument("--members", type=int, default=3, help="networks in the recommended model's vote")
+    parser.add_argument("--member-params", default="null",
+                        help="per-member recipe parameters (JSON list, one dict per member); null: the recipe's mix")
     parser.add_argument("--distill", action="store_true", help="distil the vote into one network")
     parser.add_argument("--teacher-weight", type=float, default=0.5, help="with --distill")
     parser.add_argument("--student-params", default="{}",

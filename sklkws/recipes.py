@@ -10,7 +10,13 @@ from .augment import AddNoise, AugmentChain, Gain, SpecAugment, TimeShift
 from .features import MelFeatures
 from .preprocessing import Normalizer
 
-__all__ = ["RECOMMENDED_ARCH", "recommended_augmentation", "recommended_classifier", "recommended_pipeline"]
+__all__ = [
+    "RECOMMENDED_ARCH",
+    "RECOMMENDED_MEMBERS",
+    "recommended_augmentation",
+    "recommended_classifier",
+    "recommended_pipeline",
+]
 
 
 def recommended_augmentation(background_noise=None):
@@ -44,6 +50,13 @@ def recommended_augmentation(background_noise=None):
 #: the res8-style ``("res2d", {"filters": 38})`` (79 k parameters, 27.9 M MACs), the
 #: previous recommendation, and score higher on unseen speakers (``docs/models.md``).
 RECOMMENDED_ARCH = ("tcresnet", {"width": 1.5, "stem2d": 8})
+
+#: What each member of the recommended vote changes in :func:`recommended_classifier`:
+#: two networks as above, and a third without the stem on 64 log-mel bands (305 k
+#: parameters, 7.0 M MACs). It is the weakest alone but sees the clip differently: votes
+#: with it scored 0.952 on unseen speakers over nine seed draws, three equal networks
+#: 0.950, with less compute (``benchmarks/ablation.py``, ``docs/models.md``).
+RECOMMENDED_MEMBERS = ({}, {}, {"arch_params": {"stem2d": 0}, "n_mels": 64})
 
 
 def recommended_classifier(
@@ -112,25 +125,43 @@ def recommended_classifier(
     return KerasResNetClassifier(arch, arch_params, **params)
 
 
+def _override(params, extra):
+    """``params`` updated with ``extra``; ``arch_params`` merged unless ``extra`` names another arch."""
+    extra = dict(extra)
+    if "arch_params" in extra and extra.get("arch", params.get("arch")) == params.get("arch"):
+        extra["arch_params"] = {**(params.get("arch_params") or {}), **extra["arch_params"]}
+    return {**params, **extra}
+
+
 def recommended_pipeline(
-    *, n_members=3, distill=False, teacher_weight=0.5, student_params=None, random_state=None, **params
+    *, n_members=3, member_params=None, distill=False, teacher_weight=0.5, student_params=None, random_state=None,
+    **params
 ):
     """Peak normalisation, then a soft vote of three TC-ResNets on log-mels.
 
-    ``n_members`` networks of :func:`recommended_classifier`, each with its own seed,
-    averaged by a soft :class:`~sklearn.ensemble.VotingClassifier` (the speech seed's
-    final model was a vote of three; averaging probabilities beat its hard vote, 0.934
-    against 0.926 on one fold). About 25 M MACs per 1 s clip with the front end,
-    exported as one graph; 0.947 mean accuracy on unseen speakers over 5 folds of the
-    3,800-clip development set (``benchmarks/speech_commands.py``). ``n_members=1`` gives one network (a third of the
-    compute and size; its members averaged 0.941); ``distill=True`` trains one more
-    network on the vote's probabilities
+    ``n_members`` networks of :func:`recommended_classifier`, each with its own seed
+    and the changes of :data:`RECOMMENDED_MEMBERS` (two TC-ResNet14-1.5 with the 2-D
+    stem on 40 log-mels, one without it on 64), averaged by a soft
+    :class:`~sklearn.ensemble.VotingClassifier` (the speech seed's final model was a
+    vote of three; averaging probabilities beat its hard vote, 0.934 against 0.926 on
+    one fold). About 26 M MACs per 1 s clip with the front ends, exported as one
+    graph; 0.954 mean accuracy on unseen speakers over 5 folds of the 3,800-clip
+    development set with ``random_state=0`` (0.952 over nine seed draws, against 0.950
+    for three equal networks; ``benchmarks/ablation.py``, ``docs/models.md``).
+    ``n_members=1`` gives one network (a third of the compute and size; 0.941 on
+    average); ``distill=True`` trains one more network on the vote's probabilities
     (:class:`~sklkws.distillation.DistilledClassifier`) and deploys that alone.
 
     Parameters
     ----------
     n_members : int, default=3
         Networks in the vote; 1 for a single network.
+    member_params : list of dict, default=None
+        One dict per member of :func:`recommended_classifier` parameters that override
+        ``params`` for that member (``arch_params`` merged over the shared ones unless it
+        names another ``arch``). None: :data:`RECOMMENDED_MEMBERS` for the first three
+        members of the recommended architecture, no change otherwise; ``[{}] *
+        n_members`` for equal networks that differ only in their seed.
     distill : bool, default=False
         Distil the vote into one network of the same recipe (needs ``n_members >= 1``;
         costs one more training).
@@ -162,6 +193,11 @@ def recommended_pipeline(
     >>> vote = pipe[-1]
     >>> vote.voting, [name for name, _ in vote.estimators], vote.estimators[0][1].arch
     ('soft', ['net0', 'net1', 'net2'], 'tcresnet')
+    >>> [(net.arch_params["stem2d"], net.frontend.n_mels) for _, net in vote.estimators]
+    [(8, 40), (8, 40), (0, 64)]
+    >>> same = recommended_pipeline(n_members=2, member_params=[{}, {}], epochs=1)[-1]
+    >>> [net.frontend.n_mels for _, net in same.estimators]
+    [40, 40]
     >>> recommended_pipeline(n_members=1, epochs=1)[-1].arch
     'tcresnet'
     >>> small = recommended_pipeline(distill=True, student_params={"arch_params": {"stem2d": 0}}, epochs=1)
@@ -171,11 +207,19 @@ def recommended_pipeline(
     """
     if isinstance(n_members, bool) or not isinstance(n_members, int) or n_members < 1:
         raise ValueError(f"n_members must be a positive integer, got {n_members!r}.")
+    if member_params is None:
+        recommended = params.get("arch") in (None, RECOMMENDED_ARCH[0])
+        member_params = [RECOMMENDED_MEMBERS[i] if recommended and i < len(RECOMMENDED_MEMBERS) else {}
+                         for i in range(n_members)]
+    member_params = list(member_params)
+    if len(member_params) != n_members or not all(isinstance(extra, dict) for extra in member_params):
+        raise ValueError(f"member_params must be a list of n_members={n_members} dicts, got {member_params!r}.")
 
     def seed(i):
         return None if random_state is None else int(random_state) + i
 
-    nets = [recommended_classifier(random_state=seed(i), **params) for i in range(n_members)]
+    nets = [recommended_classifier(random_state=seed(i), **_override(params, extra))
+            for i, extra in enumerate(member_params)]
     if n_members == 1 and not distill:
         return make_pipeline(Normalizer(method="peak"), nets[0])
     from sklearn.ensemble import VotingClassifier
@@ -184,9 +228,6 @@ def recommended_pipeline(
     if distill:
         from .distillation import DistilledClassifier
 
-        student_params = dict(student_params or {})
-        if "arch_params" in student_params and student_params.get("arch", params.get("arch")) == params.get("arch"):
-            student_params["arch_params"] = {**(params.get("arch_params") or {}), **student_params["arch_params"]}
-        student = recommended_classifier(random_state=seed(n_members), **{**params, **student_params})
+        student = recommended_classifier(random_state=seed(n_members), **_override(params, student_params or {}))
         model = DistilledClassifier(model, student, teacher_weight=teacher_weight)
     return make_pipeline(Normalizer(method="peak"), model)
