@@ -30,7 +30,7 @@ Models:
   batch (background noise from ``_background_noise_`` and pink noise, time shift, gain)
   and SpecAugment on the log-mels, into a soft vote of ``--members`` TC-ResNet14-1.5:
   two with a 2-D stem on 40 x 101 log-mels (308 k parameters, 7.9 M MACs per clip), one
-  without it on 64 (305 k, 7.0 M), as :data:`sklkws.recipes.RECOMMENDED_MEMBERS` says
+  without it on 64 (307 k, 7.0 M), as :data:`sklkws.recipes.RECOMMENDED_MEMBERS` says
   (``--member-params '[{}, {}, {}]'`` for equal members). The members (``net0`` ...)
   are scored too, from the fitted vote, so nothing is trained twice; ``--members 1``
   trains the single network.

@@ -52,7 +52,7 @@ def recommended_augmentation(background_noise=None):
 RECOMMENDED_ARCH = ("tcresnet", {"width": 1.5, "stem2d": 8})
 
 #: What each member of the recommended vote changes in :func:`recommended_classifier`:
-#: two networks as above, and a third without the stem on 64 log-mel bands (305 k
+#: two networks as above, and a third without the stem on 64 log-mel bands (307 k
 #: parameters, 7.0 M MACs). It is the weakest alone but sees the clip differently: votes
 #: with it scored 0.952 on unseen speakers over nine seed draws, three equal networks
 #: 0.950, with less compute (``benchmarks/ablation.py``, ``docs/models.md``).
