@@ -1,8 +1,9 @@
 """Speech Commands benchmark: the recommended pipeline against the seed's 1-D ResNet and a vote.
 
     python benchmarks/speech_commands.py --data DIR [--test DIR] [--save FILE] [--folds 5]
-        [--run-folds N] [--epochs 80] [--arch res2d] [--arch-params JSON]
-        [--classifier-params JSON] [--members 3] [--member-params JSON] [--distill] [--teacher-weight 0.5] [--student-params JSON]
+        [--run-folds N] [--epochs 120] [--arch tcresnet] [--arch-params JSON]
+        [--classifier-params JSON] [--members 3] [--member-params JSON]
+        [--distill] [--teacher-weight 0.5] [--student-params JSON]
         [--models recommended,resnet1d,vote] [--only-folds 1,2] [--out DIR]
     python benchmarks/speech_commands.py --data DIR --overhead 1280 [--epochs 4]
 

@@ -415,6 +415,8 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
             groups = column_or_1d(groups)
             check_consistent_length(X, groups)
         teachers = None if teacher is None else list(teacher) if isinstance(teacher, (list, tuple)) else [teacher]
+        if teachers is not None and not teachers:
+            raise ValueError("teacher must hold at least one fitted classifier, got an empty list.")
         if teachers is not None and (not isinstance(teacher_weight, numbers.Real) or not 0 <= teacher_weight <= 1):
             raise ValueError(f"teacher_weight must be a number in [0, 1], got {teacher_weight!r}.")
 
@@ -477,8 +479,6 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
 
     def _teacher_models(self, teachers, X):
         """The teachers' networks, checked to see what this network sees and to predict its classes."""
-        if not teachers:
-            raise ValueError("teacher must hold at least one fitted classifier, got an empty list.")
         probe = self._features(X[:4])
         for i, member in enumerate(teachers):
             name = f"teacher {i} ({type(member).__name__})"
