@@ -39,7 +39,7 @@ from sklkws.export import (
     sidecar_path,
     tflite_macs,
 )
-from sklkws.export._compact import _interpreter_class
+from sklkws.device._compact import _interpreter_class
 from sklkws.features import MelFeatures
 from sklkws.models import KerasCNNClassifier, count_macs
 from sklkws.preprocessing import Normalizer, Preemphasis, TrimSilence

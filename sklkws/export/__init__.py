@@ -19,9 +19,9 @@ not import TensorFlow):
   :func:`compact_report`, :func:`estimate_device_latency`, :data:`DEVICE_MODELS`.
 """
 
-from ._compact import CompactClassifier, check_clips, measure_latency, read_metadata, sidecar_path, tflite_macs
-from ._device import DEVICE_MODELS, DeviceModel, estimate_device_latency
-from ._report import CompactLimitError, compact_report, format_report
+from ..device._compact import CompactClassifier, check_clips, measure_latency, read_metadata, sidecar_path, tflite_macs
+from ..device._models import DEVICE_MODELS, DeviceModel, estimate_device_latency
+from ..device._report import CompactLimitError, compact_report, format_report
 
 # Names needing TensorFlow load on first use, so that the device side stays TensorFlow-free.
 _CONVERT = {"VoteLayer", "build_inference_model", "compact_bytes", "embed_metadata", "export_compact", "export_main",

@@ -16,8 +16,8 @@ from .. import __version__
 from ..datasets import SAMPLE_RATE
 from ..layers import MelFeaturesLayer, from_transformer
 from ..models import count_macs
-from ._compact import FORMAT, METADATA_NAME, _make_interpreter, check_clips, sidecar_path
-from ._report import (
+from ..device._compact import FORMAT, METADATA_NAME, _make_interpreter, check_clips, sidecar_path
+from ..device._report import (
     MAX_DEVICE_LATENCY_MS,
     MAX_SIZE_BYTES,
     CompactLimitError,

@@ -5,8 +5,8 @@ returned negated (``-bytes``, ``-milliseconds``), so the best model has the larg
 score, and ``-score`` is the budget figure itself.
 """
 
-from ._device import estimate_device_latency
-from ._report import MAX_DEVICE_LATENCY_MS, MAX_SIZE_BYTES
+from ..device._models import estimate_device_latency
+from ..device._report import MAX_DEVICE_LATENCY_MS, MAX_SIZE_BYTES
 
 __all__ = [
     "device_latency_scorer",

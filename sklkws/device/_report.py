@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ._compact import CompactClassifier, measure_latency, tflite_macs
-from ._device import DEVICE_MODELS, estimate_device_latency
+from ._models import DEVICE_MODELS, estimate_device_latency
 
 __all__ = ["CompactLimitError", "compact_report", "format_report"]
 
