@@ -12,7 +12,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
 
 from sklkws.export import tflite_macs, to_tflite
-from sklkws.export._compact import _interpreter_class
+from sklkws.device._compact import _interpreter_class
 from sklkws.features import GlobalStatFeatures, MelFeatures
 from sklkws.layers import (
     MelFeaturesLayer,
