@@ -18,16 +18,24 @@ import numbers
 import os
 import sys
 import warnings
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from joblib import effective_n_jobs
 from sklearn.utils import check_random_state
-from tqdm import tqdm
 
 from .._validation import check_positive
+from ._folder import (
+    check_crop,
+    check_dtype as _check_dtype,
+    _show,
+    check_too_long,
+    compact_rows as _compact_rows,
+    crop_start,
+    open_audio,
+    run_chunks,
+    warn_lengths,
+)
 from ._labels import BACKGROUND_NOISE, COMMAND_WORDS, SAMPLE_RATE, SILENCE, UNKNOWN
 
 #: File types read from the word folders.
@@ -40,28 +48,11 @@ _SPLIT_LISTS = {"validation": "validation_list.txt", "testing": "testing_list.tx
 _SUBSETS = (None, "training", "validation", "testing")
 _DTYPES = (np.float32, np.float64, np.int16)
 _FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
-# Files decoded per task: large enough to amortise the pool, small enough for a live progress bar.
-_CHUNK = 256
 
 
 def _open_checked(file, sample_rate):
-    """Open ``file`` with soundfile; ValueError naming the file if unreadable, wrong rate or not mono."""
-    try:
-        handle = sf.SoundFile(file)
-    except (sf.SoundFileError, RuntimeError, OSError) as err:
-        raise ValueError(f"Cannot decode audio file {file}: {err}") from err
-    problem = None
-    if handle.samplerate != sample_rate:
-        problem = (
-            f"sample rate {handle.samplerate} Hz, expected {sample_rate} Hz "
-            "(resample it first, e.g. with librosa.resample)"
-        )
-    elif handle.channels != 1:
-        problem = f"{handle.channels} channels (stereo), expected mono"
-    if problem is not None:
-        handle.close()
-        raise ValueError(f"Audio file {file} has {problem}.")
-    return handle
+    """Open ``file`` with soundfile; ValueError naming the file if unreadable, empty, wrong rate or not mono."""
+    return open_audio(file, sample_rate, mono_only=True)
 
 
 def _read_into(handle, out, file):
@@ -180,6 +171,8 @@ def load_speech_commands(
     on_error="raise",
     progress=None,
     random_state=None,
+    crop="first",
+    tolerance=0.25,
 ):
     """Load a Speech Commands folder as one-second clips, labels and speakers.
 
@@ -232,13 +225,23 @@ def load_speech_commands(
         Show a tqdm progress bar; None shows it when stderr is a terminal.
     random_state : int, RandomState instance or None, default=None
         Seeds the choice of recordings and offsets of the ``n_silence`` clips.
+    crop : {"first", "loudest", "error"}, default="first"
+        How a file longer than one second is cut: keep its first second, keep
+        the second centred on its loudest second, or raise a ValueError naming
+        the files longer by more than ``tolerance``.
+    tolerance : float, default=0.25
+        Seconds of cropping or zero-padding accepted silently; files cropped or
+        padded by more are listed in one
+        :class:`~sklkws.datasets.ClipLengthWarning` (a 3 s file cropped to its
+        first second may have lost its word). The default lets pass the clips
+        a little under one second that the dataset holds.
 
     Returns
     -------
     X : ndarray of shape (n_clips, 16000)
         The clips. Shorter files are zero-padded at the end; longer files are
-        cropped to their first 16000 samples (a few v0.02 files run a few
-        samples over one second).
+        cropped following ``crop`` (a few v0.02 files run a few samples over
+        one second).
     y : ndarray of shape (n_clips,), dtype object
         String labels.
     groups : ndarray of shape (n_clips,), dtype object
@@ -288,8 +291,14 @@ def load_speech_commands(
         raise ValueError(f"subset must be one of {_SUBSETS}, got {subset!r}.")
     if on_error not in ("raise", "warn"):
         raise ValueError(f"on_error must be 'raise' or 'warn', got {on_error!r}.")
+    check_crop(crop, tolerance)
 
-    keys, files, words, groups = _scan(root)
+    keys, files, words, groups, dangling = _scan(root)
+    if dangling:
+        listed = "; ".join(_show(f) for f in dangling[:10]) + (" ..." if len(dangling) > 10 else "")
+        if on_error == "raise":
+            raise ValueError(f"Dangling symbolic link(s), pointing at no file: {listed}.")
+        warnings.warn(f"Skipped {len(dangling)} dangling symbolic link(s): {listed}", UserWarning, stacklevel=2)
     y = _map_labels(words, labels)
     keep = _subset_mask(root, keys, subset)
     files, y, groups = files[keep], y[keep], groups[keep]
@@ -302,7 +311,11 @@ def load_speech_commands(
     noise = load_background_noise(root, dtype=dtype) if n_silence else None
     X = np.zeros((len(files) + n_silence, CLIP_SAMPLES), dtype=dtype)
     show = sys.stderr.isatty() if progress is None else bool(progress)
-    failed = _decode_all(X, files, n_jobs=n_jobs, on_error=on_error, show=show)
+    failed, lengths = _decode_all(X, files, n_jobs=n_jobs, on_error=on_error, show=show, crop=crop,
+                                  tolerance=tolerance)
+    good = np.ones(len(files), dtype=bool)
+    good[[row for row, _ in failed]] = False
+    warn_lengths(files[good], lengths[good], CLIP_SAMPLES, SAMPLE_RATE, crop, tolerance)
 
     if n_silence:
         sil_groups = _cut_silence(noise, X[len(files) :], check_random_state(random_state))
@@ -324,24 +337,18 @@ def load_speech_commands(
     return X, y, groups
 
 
-def _check_dtype(dtype):
-    try:
-        dtype = np.dtype(dtype)
-    except TypeError as err:
-        raise ValueError(f"dtype must be one of 'float32', 'float64', 'int16', got {dtype!r}.") from err
-    if dtype not in _DTYPES:
-        raise ValueError(f"dtype must be one of 'float32', 'float64', 'int16', got {dtype!r}.")
-    return dtype
-
-
-def _audio_files(folder):
-    """Sorted names of the wav/flac files directly in ``folder``."""
+def _audio_files(folder, dangling=None):
+    """Sorted names of the wav/flac files directly in ``folder``; dangling symlinks go to ``dangling``."""
+    names = []
     with os.scandir(folder) as entries:
-        return sorted(
-            entry.name
-            for entry in entries
-            if entry.is_file() and os.path.splitext(entry.name)[1].lower() in AUDIO_EXTENSIONS
-        )
+        for entry in entries:
+            if os.path.splitext(entry.name)[1].lower() not in AUDIO_EXTENSIONS:
+                continue
+            if entry.is_file():
+                names.append(entry.name)
+            elif entry.is_symlink() and dangling is not None:
+                dangling.append(os.path.join(folder, entry.name))
+    return sorted(names)
 
 
 def _parse_name(folder, stem):
@@ -358,20 +365,20 @@ def _parse_name(folder, stem):
 
 def _scan(root):
     """List the clips under ``root``: split keys, paths, spoken words and groups, in sorted order."""
-    keys, files, words, groups = [], [], [], []
+    keys, files, words, groups, dangling = [], [], [], [], []
     with os.scandir(root) as entries:
         folders = sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))
     for folder in folders:
         if folder == BACKGROUND_NOISE:
             continue
-        for name in _audio_files(root / folder):
+        for name in _audio_files(root / folder, dangling):
             stem = os.path.splitext(name)[0]
             word, group = _parse_name(folder, stem)
             keys.append(f"{folder}/{stem}")
             files.append(os.path.join(root, folder, name))
             words.append(word)
             groups.append(group)
-    return tuple(np.array(values, dtype=object) for values in (keys, files, words, groups))
+    return (*(np.array(values, dtype=object) for values in (keys, files, words, groups)), dangling)
 
 
 def _map_labels(words, labels):
@@ -421,46 +428,43 @@ def _subset_mask(root, keys, subset):
     return listed[subset]
 
 
-def _decode_chunk(X, files, rows, raise_errors):
-    """Decode ``files`` into ``X[rows]``; return the (row, message) of the files that failed."""
-    failed = []
-    for row, file in zip(rows, files):
-        try:
-            with _open_checked(file, SAMPLE_RATE) as handle:
-                _read_into(handle, X[row], file)
-        except ValueError as err:
-            if raise_errors:
-                raise
-            X[row] = 0
-            failed.append((row, str(err)))
-    return failed
+def _decode_one(handle, out, file, crop):
+    """Decode one open file into ``out`` (cropped per ``crop``); return the file's length in samples."""
+    frames = handle.frames
+    if frames > len(out) and crop == "loudest":
+        whole = np.zeros(frames, dtype=out.dtype)
+        got = _read_into(handle, whole, file)
+        start = crop_start(whole[:got], len(out), crop, SAMPLE_RATE)
+        out[:] = whole[start : start + len(out)]
+        return got
+    got = _read_into(handle, out, file)
+    # Only the first len(out) frames were decoded; the header's count gives the rest.
+    return frames if frames > got else got
 
 
-def _decode_all(X, files, *, n_jobs, on_error, show):
-    """Decode every file into its row of ``X`` with a pool of threads."""
+def _decode_all(X, files, *, n_jobs, on_error, show, crop="first", tolerance=np.inf):
+    """Decode every file into its row of ``X`` with a pool of threads; return the failures and lengths."""
     raise_errors = on_error == "raise"
-    chunks = [slice(start, start + _CHUNK) for start in range(0, len(files), _CHUNK)]
-    n_workers = max(1, min(effective_n_jobs(n_jobs), len(chunks)))
-    failed = []
-    with tqdm(total=len(files), desc="Decoding clips", unit="clip", disable=not show) as bar:
-        if n_workers == 1:
-            for chunk in chunks:
-                failed += _decode_chunk(X, files[chunk], range(len(files))[chunk], raise_errors)
-                bar.update(len(files[chunk]))
-            return failed
-        pool = ThreadPoolExecutor(max_workers=n_workers)
-        try:
-            futures = {
-                pool.submit(_decode_chunk, X, files[chunk], range(len(files))[chunk], raise_errors): chunk
-                for chunk in chunks
-            }
-            for future in as_completed(futures):
-                failed += future.result()
-                bar.update(len(files[futures[future]]))
-        finally:
-            # On an error, do not decode the rest of a 105k-file set before raising.
-            pool.shutdown(wait=True, cancel_futures=True)
-    return failed
+    lengths = np.full(len(files), X.shape[1], dtype=np.int64)
+
+    def task(chunk):
+        failed = []
+        for row in range(chunk.start, chunk.stop):
+            file = files[row]
+            try:
+                with _open_checked(file, SAMPLE_RATE) as handle:
+                    if crop == "error":
+                        check_too_long([file], [handle.frames], X.shape[1], SAMPLE_RATE, tolerance)
+                    lengths[row] = _decode_one(handle, X[row], file, crop)
+            except ValueError as err:
+                if raise_errors:
+                    raise
+                X[row] = 0
+                failed.append((row, str(err)))
+        return failed
+
+    failed = run_chunks(task, len(files), n_jobs=n_jobs, show=show, desc="Decoding clips")
+    return failed, lengths
 
 
 def _cut_silence(noise, out, rng):
@@ -476,18 +480,3 @@ def _cut_silence(noise, out, rng):
         windows = np.lib.stride_tricks.sliding_window_view(noise[name], out.shape[1])
         out[rows] = windows[starts[rows]]
     return np.array([f"{BACKGROUND_NOISE}/{names[i]}" for i in which], dtype=object)
-
-
-def _compact_rows(X, keep):
-    """Drop the rows of ``X`` where ``keep`` is False, in place, without a second full-size array."""
-    bad = np.flatnonzero(~keep)
-    dst = bad[0]
-    for index, start in enumerate(bad + 1):
-        stop = bad[index + 1] if index + 1 < len(bad) else len(X)
-        shift = start - dst  # rows dropped so far; moves of at most that many rows never overlap
-        for offset in range(0, stop - start, shift):
-            size = min(shift, stop - start - offset)
-            X[dst + offset : dst + offset + size] = X[start + offset : start + offset + size]
-        dst += stop - start
-    X.resize((dst, X.shape[1]), refcheck=False)
-    return X
