@@ -94,8 +94,10 @@ def listen(args):
     """Print the keywords a model finds in a recording."""
     from sklkws.streaming import listen_main
 
-    listen_main(args.model, args.audio, hop=args.hop, smoothing=args.smoothing, threshold=args.threshold,
-                refractory=args.refractory)
+    listen_main(args.model, args.audio, mic=args.mic, hop=args.hop, smoothing=args.smoothing,
+                threshold=args.threshold, refractory=args.refractory, num_threads=args.threads,
+                duration=args.duration,
+                device=int(args.device) if args.device and args.device.isdigit() else args.device)
     return 0
 
 
@@ -127,11 +129,16 @@ def build_parser():
 
     p = sub.add_parser("listen", help="spot keywords in a long recording")
     p.add_argument("model", help="a .tflite file from `sklkws export` (safe) or a joblib pipeline (trusted only)")
-    p.add_argument("audio", help="the recording, e.g. FILE.wav")
-    p.add_argument("--hop", type=float, default=0.1, help="seconds between 1 s windows")
-    p.add_argument("--smoothing", type=float, default=0.3, help="posterior smoothing window in seconds")
-    p.add_argument("--threshold", type=float, default=0.5)
-    p.add_argument("--refractory", type=float, default=1.0, help="seconds before the same keyword fires again")
+    p.add_argument("audio", nargs="?", help="the recording, e.g. FILE.wav (or --mic)")
+    p.add_argument("--mic", action="store_true", help="listen to the microphone (needs sounddevice + PortAudio)")
+    p.add_argument("--duration", type=float, help="with --mic: seconds to listen (default: until Ctrl-C)")
+    p.add_argument("--device", help="with --mic: input device number or name (python -m sounddevice lists them)")
+    p.add_argument("--threads", type=int, default=1, help="interpreter threads of a .tflite model")
+    p.add_argument("--hop", type=float, help="seconds between 1 s windows (default: the model's operating point, "
+                                             "else 0.1)")
+    p.add_argument("--smoothing", type=float, help="posterior smoothing window in seconds (default: stored, else 0.3)")
+    p.add_argument("--threshold", type=float, help="default: the model's calibrated threshold, else 0.5")
+    p.add_argument("--refractory", type=float, help="seconds before the same keyword fires again (default 1.0)")
     p.set_defaults(func=listen)
     return parser
 
