@@ -125,3 +125,28 @@ def test_bad_input_is_named(models, recording):
         KeywordSpotter(compact, hop=0).detect(recording)
     short = KeywordSpotter(compact).detect(recording[:SR // 2])  # shorter than a window: padded, no crash
     assert isinstance(short, list)
+
+
+def test_operating_point_round_trips_through_the_artifact(models, recording, tmp_path):
+    import shutil
+
+    from sklkws.export import read_metadata
+    from sklkws.streaming import store_operating_point
+
+    _, _, path = models
+    copy = tmp_path / "calibrated.tflite"
+    shutil.copy(path, copy)
+    point = {"threshold": 0.93, "smoothing": 0.5, "hop": 0.2, "refractory": 2.0, "target_fa_per_hour": 1.0}
+    store_operating_point(copy, point)
+    assert read_metadata(copy)["operating_point"] == point
+    assert read_metadata(copy)["classes"] == read_metadata(path)["classes"]  # the rest of the description kept
+    spotter = KeywordSpotter(copy)
+    spotter.reset()
+    assert (spotter.threshold_, spotter.smoothing_, spotter.hop_, spotter.refractory_) == (0.93, 0.5, 0.2, 2.0)
+    explicit = KeywordSpotter(copy, threshold=0.6)
+    explicit.reset()
+    assert explicit.threshold_ == 0.6 and explicit.smoothing_ == 0.5  # the caller's value wins
+    assert KeywordSpotter(CompactClassifier(copy), hop=0.2, smoothing=0.5, threshold=0.93,
+                          refractory=2.0).detect(recording) == KeywordSpotter(copy).detect(recording)
+    with pytest.raises(ValueError, match="threshold"):
+        store_operating_point(copy, {"threshold": 2.0})

@@ -277,3 +277,21 @@ def test_fake_microphone(tmp_path, capsys):
         listen_main(model, mic=True, duration=1.0, sounddevice=FakeSoundDevice(audio, has_input=False))
     with pytest.raises(ValueError, match="either an audio file or --mic"):
         listen_main(model)
+
+
+def test_hard_negative_windows_are_cut_from_the_speech():
+    from sklkws.augment import HardNegatives, hard_negative_windows
+
+    long, short = np.arange(10 * SR, dtype=np.float32), -np.arange(2 * SR, dtype=np.float32) - 1
+    windows = hard_negative_windows([long, short, np.ones(100)], 900, n_samples=SR, random_state=0)
+    assert windows.shape == (900, SR)
+    np.testing.assert_array_equal(np.diff(np.abs(windows), axis=1), 1)  # contiguous stretches of one recording
+    from_short = (windows[:, 0] < 0).mean()  # drawn in proportion to the start offsets each recording has
+    assert from_short == pytest.approx((SR + 1) / (10 * SR - SR + 1 + SR + 1), abs=0.04)
+    np.testing.assert_array_equal(windows, hard_negative_windows([long, short, np.ones(100)], 900, n_samples=SR,
+                                                                 random_state=0))
+    X, y = np.zeros((20, SR), dtype=np.float32), np.array(["yes"] * 20)
+    X2, y2 = HardNegatives(long, n_windows=0.5, random_state=0).fit_resample(X, y)
+    assert X2.shape == (30, SR) and (y2[20:] == "_unknown_").all() and (y2[:20] == "yes").all()
+    with pytest.raises(ValueError, match="no recording of at least"):
+        hard_negative_windows([np.ones(10)], 3, n_samples=SR)

@@ -12,11 +12,14 @@ batch. All work is vectorised over the batch.
 - :class:`SpeedPerturb`: speed change with pitch (resampling), for speaker variety.
 - :class:`SpecAugment`: frequency and time masks on features.
 - :class:`AugmentChain`: several of them with their own probabilities.
+- :class:`HardNegatives`, :func:`hard_negative_windows`: windows of keyword-free running
+  speech labelled ``_unknown_``, for spotters that listen to streams.
 - :func:`augmented_indices`: keep ``groups`` / ``sample_weight`` aligned in pipelines.
 """
 
 from ._base import BaseAugmenter, augmented_indices
 from ._chain import AugmentChain
+from ._hard_negatives import HardNegatives, hard_negative_windows
 from ._noise import AddNoise, coloured_noise
 from ._spec import SpecAugment
 from ._speed import SpeedPerturb
@@ -28,11 +31,13 @@ __all__ = [
     "AugmentChain",
     "BaseAugmenter",
     "Gain",
+    "HardNegatives",
     "SpecAugment",
     "SpeedPerturb",
     "TimeShift",
     "TimeStretch",
     "augmented_indices",
     "coloured_noise",
+    "hard_negative_windows",
     "stretch_batch",
 ]
