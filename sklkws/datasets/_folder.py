@@ -67,14 +67,19 @@ def crop_start(clip, n_samples, crop, sample_rate):
     """Start of the ``n_samples`` window kept from a longer ``clip``.
 
     ``"first"`` keeps the start; ``"loudest"`` centres the window on the loudest
-    second (the one-second span of highest energy, found with a cumulative sum).
+    second (the one-second span of highest energy, found with a cumulative sum),
+    at that second's energy centroid.
     """
     if crop == "first" or len(clip) <= n_samples:
         return 0
     x = clip if clip.ndim == 1 else clip.mean(axis=1)
     energy = np.concatenate([[0.0], np.cumsum(np.square(x, dtype=np.float64))])
     span = max(1, min(int(sample_rate), n_samples, len(x)))
-    centre = int(np.argmax(energy[span:] - energy[:-span])) + span // 2
+    first = int(np.argmax(energy[span:] - energy[:-span]))
+    # Centre on the energy centroid of that second, so a short event in it lands mid-window.
+    power = np.square(x[first : first + span], dtype=np.float64)
+    total = power.sum()
+    centre = first + (int(np.dot(np.arange(span), power) / total) if total > 0 else span // 2)
     return int(np.clip(centre - n_samples // 2, 0, len(x) - n_samples))
 
 
@@ -303,12 +308,12 @@ def _apply_group_rule(rule, files, root):
     try:
         pattern = re.compile(rule)
     except re.error as err:
-        raise ValueError(f"groups={rule!r} is not a valid regular expression: {err}.") from err
+        raise ValueError(f"groups='{rule}' is not a valid regular expression: {err}.") from err
     matches = [pattern.search(n) for n in names]
     bad = [n for n, m in zip(names, matches) if m is None]
     if bad:
         raise ValueError(
-            f"The group rule {rule!r} matches no part of {len(bad)} file name(s): "
+            f"The group rule '{rule}' matches no part of {len(bad)} file name(s): "
             f"{_name_some(_show(n) for n in bad)}."
         )
     return np.array([m.group(1) if pattern.groups else m.group(0) for m in matches], dtype=object)
