@@ -1,4 +1,4 @@
-"""Plots for judging a classifier: confusion matrices and learning curves, as PNG.
+"""Plots for judging a classifier: confusion matrices, learning curves, DET curves and detection timelines, as PNG.
 
 Matplotlib is imported inside the functions. When a ``path`` is given and no
 ``ax``, the figure is a standalone :class:`matplotlib.figure.Figure` rendered
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["plot_confusion_matrix", "plot_learning_curves"]
+__all__ = ["plot_confusion_matrix", "plot_det", "plot_detection_timeline", "plot_learning_curves"]
 
 _LOG_SCALE_KEYS = ("lr", "learning_rate")
 
@@ -298,5 +298,152 @@ def plot_learning_curves(
         panel.legend()
     if title is not None:
         fig.suptitle(title)
+    _save(fig, path, dpi)
+    return fig
+
+
+def plot_det(results, path=None, *, labels=None, fa_points=(0.5, 1.0, 2.0, 5.0), title=None, ax=None, dpi=150):
+    """Plot the detection-error trade-off of one or more spotter evaluations.
+
+    False-reject rate (%) against false alarms per hour (log axis; 0 FA/h drawn
+    at the left edge), one line per result, the sweep's thresholds as points,
+    and the FA/h points at which FRR is reported as dotted verticals.
+
+    Parameters
+    ----------
+    results : StreamingResult or sequence of StreamingResult
+        From :func:`sklkws.streaming.evaluate_spotter`.
+    path : str or path-like, default=None
+        Write the figure there as PNG.
+    labels : sequence of str, default=None
+        Legend entries, one per result.
+    fa_points : sequence of float, default=(0.5, 1.0, 2.0, 5.0)
+    title : str, default=None
+    ax : matplotlib Axes, default=None
+    dpi : int, default=150
+
+    Returns
+    -------
+    figure : matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklkws.streaming import StreamingResult
+    >>> result = StreamingResult(thresholds=np.array([0.5, 0.9]), frr=np.array([0.05, 0.3]),
+    ...                          fa_per_hour=np.array([20.0, 0.0]))
+    >>> fig = plot_det(result)  # doctest: +SKIP
+    """
+    if not isinstance(results, (list, tuple)):
+        results = [results]
+    if not results:
+        raise ValueError("results is empty: pass at least one StreamingResult.")
+    labels = [None] * len(results) if labels is None else list(labels)
+    if len(labels) != len(results):
+        raise ValueError(f"labels has {len(labels)} entries for {len(results)} results.")
+    if ax is None:
+        fig, (ax,) = _new_figure(path, (6.0, 4.5))
+    else:
+        fig = ax.figure
+    positive = np.concatenate([r.fa_per_hour[r.fa_per_hour > 0] for r in results])
+    floor = 10 ** np.floor(np.log10(positive.min() / 2)) if positive.size else 0.1
+    for result, label in zip(results, labels):
+        order = np.argsort(result.thresholds)
+        fa = np.maximum(result.fa_per_hour[order], floor)
+        ax.plot(fa, 100 * result.frr[order], marker=".", label=label)
+    for point in fa_points:
+        ax.axvline(point, color="grey", linestyle=":", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel(f"false alarms per hour (0 drawn at {floor:g})")
+    ax.set_ylabel("false rejects (%)")
+    ax.set_ylim(0, 100)
+    ax.grid(True, which="both", alpha=0.3)
+    if any(label is not None for label in labels):
+        ax.legend()
+    ax.set_title(title or "Detection-error trade-off")
+    _save(fig, path, dpi)
+    return fig
+
+
+def plot_detection_timeline(spotter, audio, *, truth=None, posteriors=None, threshold=None, start=0.0,
+                            duration=None, path=None, title=None, dpi=150):
+    """Plot a stretch of a stream: spectrogram, smoothed posteriors, threshold, events and the truth.
+
+    Top: the log spectrogram with the true keyword clips as labelled spans. Bottom:
+    each keyword's smoothed posterior at the time the detector assigns to it, the
+    threshold, and the events (triangles labelled with the keyword; green when a
+    true keyword span of the same word holds it, red otherwise).
+
+    Parameters
+    ----------
+    spotter : KeywordSpotter
+    audio : ndarray of shape (n_samples,)
+    truth : list of (start, end, keyword), default=None
+        From :func:`sklkws.streaming.make_keyword_stream`.
+    posteriors : ndarray of shape (n_windows, n_keywords), default=None
+        From ``spotter.window_posteriors(audio)``; computed when None.
+    threshold : float, default=None
+        None: the spotter's.
+    start, duration : float, default=0.0, None
+        The stretch to show, in seconds (None: to the end).
+    path : str or path-like, default=None
+    title : str, default=None
+    dpi : int, default=150
+
+    Returns
+    -------
+    figure : matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> fig = plot_detection_timeline(spotter, audio, truth=truth, path="timeline.png")  # doctest: +SKIP
+    """
+    audio = np.asarray(audio, dtype=np.float32)
+    P = spotter.window_posteriors(audio) if posteriors is None else np.asarray(posteriors)
+    threshold = spotter.threshold_ if threshold is None else threshold
+    smoothed = spotter.smoothed_posteriors(P)
+    events = spotter.events_from_posteriors(P, threshold=threshold)
+    rate, hop = spotter.sample_rate_, spotter.hop_samples_
+    k = max(1, int(round(spotter.smoothing_ / spotter.hop_)))
+    times = ((np.arange(len(P)) - (k - 1) / 2) * hop + spotter.window_samples_ / 2) / rate
+    end = len(audio) / rate if duration is None else min(len(audio) / rate, start + duration)
+    if not 0 <= start < end:
+        raise ValueError(f"start={start} s is outside the audio (0 to {len(audio) / rate:.2f} s).")
+    segment = audio[int(start * rate): int(end * rate)]
+    if path is None:
+        import matplotlib.pyplot as plt
+
+        fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 5.5), sharex=True, layout="constrained")
+    else:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(12, 5.5), layout="constrained")
+        top, bottom = fig.subplots(2, 1, sharex=True)
+    if len(segment) >= 512:
+        top.specgram(segment, NFFT=512, Fs=rate, noverlap=352, xextent=(start, end), cmap="magma")
+    top.set_ylabel("Hz")
+    truth = [] if truth is None else list(truth)
+    for t_start, t_end, word in truth:
+        if t_end >= start and t_start <= end:
+            top.axvspan(t_start, t_end, color="cyan", alpha=0.15)
+            bottom.axvspan(t_start, t_end, color="grey", alpha=0.12)
+            top.text(max(t_start, start), rate / 2 * 0.92, word, color="cyan", fontsize=8, va="top")
+    shown = (times >= start) & (times <= end)
+    for j, word in enumerate(spotter.keywords_):
+        if smoothed[shown, j].max(initial=0) >= 0.05:  # keep the legend to the keywords that move
+            bottom.plot(times[shown], smoothed[shown, j], label=str(word), linewidth=1)
+    bottom.axhline(threshold, color="black", linestyle="--", linewidth=0.8, label=f"threshold {threshold:g}")
+    for event in events:
+        if start <= event.time <= end:
+            hit = any(s - 0.25 <= event.time <= e + 0.25 and w == event.keyword for s, e, w in truth)
+            color = "green" if hit or not truth else "red"
+            bottom.plot(event.time, 1.02, marker="v", color=color, clip_on=False)
+            bottom.text(event.time, 1.06, event.keyword, color=color, fontsize=7, ha="center")
+    bottom.set_ylim(0, 1.12)
+    bottom.set_xlim(start, end)
+    bottom.set_xlabel("seconds")
+    bottom.set_ylabel("smoothed posterior")
+    bottom.legend(loc="upper right", fontsize=7, ncol=4)
+    top.set_title(title or "Detections against the truth")
     _save(fig, path, dpi)
     return fig

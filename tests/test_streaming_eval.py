@@ -295,3 +295,23 @@ def test_hard_negative_windows_are_cut_from_the_speech():
     assert X2.shape == (30, SR) and (y2[20:] == "_unknown_").all() and (y2[:20] == "yes").all()
     with pytest.raises(ValueError, match="no recording of at least"):
         hard_negative_windows([np.ones(10)], 3, n_samples=SR)
+
+
+def test_det_and_timeline_pictures(tmp_path):
+    from sklkws.plotting import plot_det, plot_detection_timeline
+
+    X, y = clips()
+    audio, truth = make_keyword_stream(X, y, random_state=0)
+    spotter = KeywordSpotter(CodeModel(), hop=0.1, smoothing=0.3)
+    result = evaluate_spotter(spotter, (audio, truth), negatives(), thresholds=[0.3, 0.5, 0.7, 0.99])
+    fig = plot_det([result, result], path=tmp_path / "det.png", labels=["a", "b"])
+    assert (tmp_path / "det.png").stat().st_size > 0 and len(fig.axes[0].lines) >= 2
+    fig = plot_detection_timeline(spotter, audio, truth=truth, path=tmp_path / "timeline.png", start=0.0,
+                                  duration=10.0)
+    assert (tmp_path / "timeline.png").stat().st_size > 0
+    texts = [t.get_text() for t in fig.axes[1].texts]
+    assert set(texts) <= set(CODES) and texts  # the events in the first 10 s, labelled with their keyword
+    with pytest.raises(ValueError, match="labels has 1 entries for 2 results"):
+        plot_det([result, result], labels=["a"])
+    with pytest.raises(ValueError, match="outside the audio"):
+        plot_detection_timeline(spotter, audio, start=1e4)

@@ -1,0 +1,55 @@
+"""benchmarks/streaming.py runs end to end on a tiny folder written here."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+SR = 16000
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "streaming.py"
+WORDS = {"yes": 440.0, "no": 880.0, "up": 1760.0}
+
+
+def _benchmark():
+    spec = importlib.util.spec_from_file_location("streaming_benchmark", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _folders(root):
+    rng = np.random.default_rng(0)
+    t = np.arange(SR) / SR
+    data = root / "data"
+    for word, freq in WORDS.items():
+        (data / word).mkdir(parents=True)
+        for speaker in range(6):
+            clip = 0.3 * np.sin(2 * np.pi * freq * t) * np.hanning(SR) + 0.01 * rng.standard_normal(SR)
+            sf.write(data / word / f"{speaker:08x}_nohash_0.wav", clip, SR, subtype="PCM_16")
+    (data / "_background_noise_").mkdir()
+    sf.write(data / "_background_noise_" / "hum.wav", 0.05 * rng.standard_normal(3 * SR), SR, subtype="PCM_16")
+    negatives = root / "negatives"
+    negatives.mkdir()
+    for speaker in range(4):
+        sf.write(negatives / f"{speaker:04d}_0001.flac", 0.05 * rng.standard_normal(4 * SR), SR)
+    return data, negatives
+
+
+@pytest.mark.slow
+def test_streaming_benchmark_trains_both_variants_and_writes_the_pictures(tmp_path, capsys):
+    data, negatives = _folders(tmp_path)
+    out = tmp_path / "out"
+    summary = _benchmark().main(["--data", str(data), "--negatives", str(negatives), "--epochs", "1",
+                                 "--arch-params", '{"width": 0.25}', "--classifier-params", '{"batch_size": 8}',
+                                 "--test-fraction", "0.34", "--quantize", "pipeline", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert set(summary) == {"none", "with"}
+    assert summary["with"]["train_clips"] > summary["none"]["train_clips"]  # hard negatives were added
+    assert "FRR at 0.5 FA/h" in printed and "| threshold | FRR | FA/h |" in printed
+    for name in ("det.png", "timeline_none.png", "timeline_with.png"):
+        assert (out / name).stat().st_size > 0
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["keywords"] == 9 and 0 < saved["variants"]["none"]["rtf"]  # 3 of the 6 speakers x 3 words
