@@ -145,6 +145,9 @@ class AddNoise(BaseAugmenter):
 
     def _recordings(self):
         noise = self.noise
+        if isinstance(noise, str) and noise == "dropped":
+            raise ValueError("This AddNoise's recordings were dropped for deployment "
+                             "(sklkws.export.drop_training_state); set noise= to the recordings again to fit.")
         if isinstance(noise, str):
             if noise not in _COLOURS:
                 raise ValueError(f"noise must be one of {sorted(_COLOURS)} or recordings, got {noise!r}.")

@@ -7,15 +7,26 @@ way round.
 - :class:`CompactClassifier`: ``predict`` / ``predict_proba`` from an exported ``.tflite``.
 - :class:`KeywordSpotter`, :class:`Event`: keyword spotting over long audio and streams.
 - :func:`read_metadata`, :func:`tflite_macs`, :func:`measure_latency`, :func:`compact_report`,
-  :func:`estimate_device_latency`, :data:`DEVICE_MODELS`: reading and checking an exported model.
+  :func:`estimate_device_latency`, :data:`DEVICE_MODELS`, :data:`BUDGETS`: reading and checking an exported model.
+- :func:`load_model`: a ``.tflite`` file or a joblib-saved compact model; a full training
+  pipeline is refused with what to do instead when the training stack is missing.
 """
 
-from ._compact import CompactClassifier, check_clips, measure_latency, read_metadata, sidecar_path, tflite_macs
+from ._compact import (
+    CompactClassifier,
+    check_clips,
+    load_model,
+    measure_latency,
+    read_metadata,
+    sidecar_path,
+    tflite_macs,
+)
 from ._models import DEVICE_MODELS, DeviceModel, estimate_device_latency
-from ._report import CompactLimitError, compact_report, format_report
+from ._report import BUDGETS, CompactLimitError, compact_report, format_report
 from ._spotter import Event, KeywordSpotter
 
 __all__ = [
+    "BUDGETS",
     "CompactClassifier",
     "CompactLimitError",
     "DEVICE_MODELS",
@@ -26,6 +37,7 @@ __all__ = [
     "compact_report",
     "estimate_device_latency",
     "format_report",
+    "load_model",
     "measure_latency",
     "read_metadata",
     "sidecar_path",

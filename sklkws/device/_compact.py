@@ -6,6 +6,7 @@ all a Raspberry Pi needs (``pip install ai-edge-litert numpy``, or ``tflite-runt
 
 import json
 import math
+import platform
 import sys
 import statistics
 import time
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["CompactClassifier", "measure_latency", "read_metadata", "tflite_macs"]
+__all__ = ["CompactClassifier", "load_model", "measure_latency", "read_metadata", "tflite_macs"]
 
 #: Name of the metadata entry holding the JSON description inside the .tflite file.
 METADATA_NAME = "sklkws_metadata"
@@ -32,14 +33,34 @@ def _interpreter_class():
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
-        try:
-            from tflite_runtime.interpreter import Interpreter
-        except ImportError:
+        pass
+    else:
+        return Interpreter
+    from importlib.util import find_spec
+
+    if find_spec("tflite_runtime") is not None:
+        # Every tflite-runtime wheel on PyPI (the last is 2.14) was compiled against NumPy 1.x:
+        # under NumPy 2 its first invoke crashes, so refuse it here with the fix.
+        if int(np.__version__.split(".")[0]) >= 2:
             raise ImportError(
-                "Running a compact model needs the LiteRT interpreter: pip install ai-edge-litert "
-                "(or tflite-runtime)."
-            ) from None
-    return Interpreter
+                f"tflite-runtime was built for NumPy 1.x and this environment has NumPy {np.__version__}: "
+                "pip install 'numpy<2' (or pip install \"sklkws[device-tflite]\"), or use ai-edge-litert "
+                "instead (pip install ai-edge-litert)."
+            )
+        from tflite_runtime.interpreter import Interpreter
+
+        return Interpreter
+    machine = platform.machine().lower()
+    if machine.startswith(("armv6", "armv7", "arm")) and machine not in ("arm64",):
+        raise ImportError(
+            f"No LiteRT interpreter is installed, and PyPI has no ai-edge-litert wheels for 32-bit ARM "
+            f"({platform.machine()}): install 64-bit Raspberry Pi OS (aarch64) and pip install \"sklkws[device]\", "
+            "or build the TFLite runtime for armv7 from source."
+        )
+    raise ImportError(
+        "Running a compact model needs the LiteRT interpreter: pip install \"sklkws[device]\" "
+        "(or pip install ai-edge-litert; tflite-runtime works with numpy<2)."
+    )
 
 
 def _schema():
@@ -60,6 +81,38 @@ def sidecar_path(path):
     """The JSON file written beside ``path``: ``model.tflite`` -> ``model.tflite.json``."""
     path = Path(path)
     return path.with_name(path.name + ".json")
+
+
+def _scan_metadata(content):
+    """The embedded JSON found by its opening bytes, for interpreters shipping no flatbuffer schema."""
+    # The exporter writes json.dumps(metadata) with "format" first, as one raw flatbuffer buffer.
+    start = content.find(b'{"format": "' + FORMAT.encode())
+    if start < 0:
+        return None
+    try:
+        return json.JSONDecoder().raw_decode(content[start:].decode("utf-8", errors="replace"))[0]
+    except ValueError:
+        return None
+
+
+def _embedded_metadata(content):
+    schema = _schema()
+    if schema is None:
+        return _scan_metadata(content)
+    try:
+        root = schema.Model.GetRootAs(content, 0)
+        for i in range(root.MetadataLength()):
+            entry = root.Metadata(i)
+            if entry.Name() == METADATA_NAME.encode():
+                buffer = root.Buffers(entry.Buffer())
+                if buffer.Offset():
+                    data = content[buffer.Offset(): buffer.Offset() + buffer.Size()]
+                else:
+                    data = buffer.DataAsNumpy().tobytes()
+                return json.loads(data.decode("utf-8"))
+    except Exception:  # not a flatbuffer (struct.error, IndexError, ...): the interpreter will say so
+        return None
+    return None
 
 
 def read_metadata(model, *, sidecar=None):
@@ -86,27 +139,58 @@ def read_metadata(model, *, sidecar=None):
     ValueError
         If neither the model nor a JSON file beside it describes the model.
     """
-    content = Path(model).read_bytes() if not isinstance(model, (bytes, bytearray)) else bytes(model)
-    schema = _schema()
-    if schema is not None:
-        root = schema.Model.GetRootAs(content, 0)
-        for i in range(root.MetadataLength()):
-            entry = root.Metadata(i)
-            if entry.Name() == METADATA_NAME.encode():
-                buffer = root.Buffers(entry.Buffer())
-                if buffer.Offset():
-                    data = content[buffer.Offset(): buffer.Offset() + buffer.Size()]
-                else:
-                    data = buffer.DataAsNumpy().tobytes()
-                return json.loads(data.decode("utf-8"))
-    if sidecar is None and not isinstance(model, (bytes, bytearray)):
+    is_bytes = isinstance(model, (bytes, bytearray))
+    name = "The model bytes" if is_bytes else str(model)
+    content = bytes(model) if is_bytes else Path(model).read_bytes()
+    metadata = _embedded_metadata(content)
+    if metadata is not None:
+        return metadata
+    if sidecar is None and not is_bytes:
         sidecar = sidecar_path(model)
     if sidecar is not None and Path(sidecar).is_file():
-        return json.loads(Path(sidecar).read_text(encoding="utf-8"))
+        try:
+            return json.loads(Path(sidecar).read_text(encoding="utf-8"))
+        except ValueError as error:
+            raise ValueError(f"{sidecar} (the description of {name}) is not valid JSON: {error}.") from None
     raise ValueError(
-        "This TFLite model carries no sklkws metadata and no JSON file describes it; export it with "
-        "sklkws.export.export_compact, or pass the JSON written beside it as sidecar=."
+        f"{name} carries no sklkws description (metadata) and "
+        + (f"there is no {sidecar} beside it" if sidecar is not None else "no JSON description was given")
+        + ": export the model with `sklkws export` (or sklkws.export.export_compact), or pass the JSON file "
+        "written beside it: CompactClassifier(path, sidecar='model.tflite.json')."
     )
+
+
+def _validate(metadata, source):
+    """The description checked for the keys and types prediction needs; ValueError naming ``source``."""
+    if not isinstance(metadata, dict):
+        raise ValueError(f"{source}: the model description is a {type(metadata).__name__}, not a JSON object.")
+    if metadata.get("format") != FORMAT:
+        raise ValueError(f"{source}: unknown model description format {metadata.get('format')!r}; expected "
+                         f"{FORMAT!r} (re-export the model with this version of sklkws).")
+    missing = [key for key in ("classes", "n_samples", "sample_rate") if key not in metadata]
+    if missing:
+        raise ValueError(f"{source}: the model description lacks {', '.join(map(repr, missing))}; re-export it.")
+    classes = metadata["classes"]
+    if not isinstance(classes, list) or not classes:
+        raise ValueError(f"{source}: 'classes' must be a non-empty list of labels, got {classes!r}.")
+    if len(set(map(repr, classes))) != len(classes):
+        raise ValueError(f"{source}: 'classes' lists a label twice: {classes!r}.")
+    if not metadata.get("multilabel", False):
+        try:
+            in_order = list(np.unique(np.asarray(classes))) == list(np.asarray(classes))
+        except TypeError:
+            in_order = False
+        if not in_order:
+            # scikit-learn's classes_ are sorted (np.unique) and are the output columns' order:
+            # a list out of order (e.g. reversed) would give wrong labels silently.
+            raise ValueError(f"{source}: 'classes' is not in sorted order ({classes!r}) as a fitted "
+                             "classifier's classes_ are; the description was edited or belongs to another "
+                             "model: re-export it.")
+    for key in ("n_samples", "sample_rate"):
+        value = metadata[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{source}: {key!r} must be a positive integer, got {value!r}.")
+    return metadata
 
 
 def check_clips(X, n_samples, sample_rate=16000):
@@ -292,12 +376,20 @@ class CompactClassifier:
     describes itself (labels, clip length, sample rate, front-end parameters) in
     its metadata or the JSON file beside it, so loading it runs no pickled code:
     this is the safe way to load a model received from elsewhere. A
-    ``CompactClassifier`` can also be saved with joblib; it then carries the model
-    bytes and the metadata (loading a joblib file runs pickled code: only load
-    files you trust).
+    ``CompactClassifier`` can also be saved with joblib (see
+    :func:`sklkws.export.to_compact`); it then carries the model bytes and the
+    metadata, and loads where only numpy, joblib and LiteRT are installed (loading a
+    joblib file runs pickled code: only load files you trust).
+
+    The file and its description are checked when the object is created (or
+    unpickled): a file that is no TFLite model, a description that does not match
+    the model's input length or number of outputs, or a class list out of the
+    sorted order of ``classes_`` raise a ``ValueError`` naming the file.
 
     This is a runtime object, not an estimator to fit: it reads the file when
-    created.
+    created. Where scikit-learn is installed it is a classifier to scikit-learn
+    (``is_classifier``, scorers, ``ConfusionMatrixDisplay.from_estimator``) without
+    this module importing scikit-learn.
 
     Parameters
     ----------
@@ -309,6 +401,9 @@ class CompactClassifier:
         Clips per interpreter call in :meth:`predict_proba` when the model's batch is
         resizable (``export_compact(batch_size=None)``); a model with a fixed batch
         (1 by default) is fed that many clips per call.
+    sidecar : str or path-like, default=None
+        The JSON description to use when the file carries none; by default
+        ``<model_path>.json`` beside it.
 
     Attributes
     ----------
@@ -319,54 +414,100 @@ class CompactClassifier:
         ``"frontend"``, ``"quantize"``, ``"voting"``, ...).
     n_samples_ : int
         Samples per input clip.
+    n_features_in_ : int
+        The same, under scikit-learn's name.
     sample_rate_ : int
     multilabel_ : bool
         True when the outputs are independent label probabilities (sigmoid).
 
     Examples
     --------
-    >>> clf = CompactClassifier("kws.tflite")  # doctest: +SKIP
+    >>> clf = CompactClassifier("kws.tflite", num_threads=4)  # doctest: +SKIP
     >>> clf.predict(clips)  # doctest: +SKIP
     array(['yes', '_silence_'], dtype='<U9')
     """
 
-    def __init__(self, model_path, *, num_threads=1, batch_size=64):
+    _estimator_type = "classifier"  # what scikit-learn < 1.6 reads
+
+    def __init__(self, model_path, *, num_threads=1, batch_size=64, sidecar=None):
         self.model_path = model_path
         self.num_threads = num_threads
         self.batch_size = batch_size
-        self._content = Path(model_path).read_bytes()
-        self._setup(read_metadata(self._content, sidecar=sidecar_path(model_path)))
+        self.sidecar = sidecar
+        path = Path(model_path)
+        if not path.is_file():
+            raise ValueError(f"{model_path}: no such model file; give the .tflite file written by `sklkws export`.")
+        self._content = path.read_bytes()
+        side = Path(sidecar) if sidecar is not None else sidecar_path(model_path)
+        if sidecar is not None and not side.is_file():
+            raise ValueError(f"sidecar={str(sidecar)!r}: no such file; give the JSON written beside the model.")
+        embedded = _embedded_metadata(self._content)
+        if embedded is None:
+            metadata = read_metadata(model_path, sidecar=side)  # the sidecar, or the error naming both files
+        else:
+            metadata = embedded
+            if side.is_file():
+                described = read_metadata(b"", sidecar=side)
+                differ = [key for key in ("classes", "n_samples", "sample_rate", "multilabel")
+                          if isinstance(described, dict) and described.get(key) != embedded.get(key)]
+                if differ or not isinstance(described, dict):
+                    raise ValueError(f"{model_path}: the description inside the model and {side} disagree "
+                                     f"on {', '.join(map(repr, differ)) or 'everything'}; delete or re-write "
+                                     f"{side} (the model's own description is used when it is absent).")
+        self._setup(metadata, str(model_path))
 
     @classmethod
     def from_bytes(cls, content, metadata=None, *, num_threads=1, batch_size=64):
         """Build from model bytes (and its metadata when the bytes carry none)."""
         self = cls.__new__(cls)
-        self.model_path, self.num_threads, self.batch_size = None, num_threads, batch_size
+        self.model_path, self.num_threads, self.batch_size, self.sidecar = None, num_threads, batch_size, None
         self._content = bytes(content)
-        self._setup(metadata if metadata is not None else read_metadata(self._content))
+        self._setup(metadata if metadata is not None else read_metadata(self._content), "the model bytes")
         return self
 
-    def _setup(self, metadata):
-        if metadata.get("format") != FORMAT:
-            raise ValueError(f"Unknown model description format {metadata.get('format')!r}; expected {FORMAT!r}.")
-        if int(self.batch_size) < 1:
+    def _setup(self, metadata, source):
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, (int, np.integer)) \
+                or self.batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}.")
+        if isinstance(self.num_threads, bool) or not isinstance(self.num_threads, (int, np.integer)) \
+                or not (self.num_threads >= 1 or self.num_threads == -1):
+            raise ValueError(f"num_threads must be a positive integer (or -1: the interpreter's default), "
+                             f"got {self.num_threads!r}.")
+        metadata = _validate(metadata, source)
         self.metadata_ = metadata
         self.classes_ = np.asarray(metadata["classes"])
         self.n_samples_ = int(metadata["n_samples"])
+        self.n_features_in_ = self.n_samples_
         self.sample_rate_ = int(metadata["sample_rate"])
         self.multilabel_ = bool(metadata.get("multilabel", False))
         self._interpreter = None
+        self._runner(source)  # at load time: a bad file or a description of another model fails here
 
-    def _runner(self):
+    def _runner(self, source=None):
         if self._interpreter is None:
-            self._interpreter = _make_interpreter(self._content, self.num_threads)
-            detail = self._interpreter.get_input_details()[0]
-            self._input, self._fixed_batch = detail["index"], _input_batch(detail)
-            self._output = self._interpreter.get_output_details()[0]["index"]
+            source = source or str(self.model_path or "the model bytes")
+            try:
+                interpreter = _make_interpreter(self._content, int(self.num_threads))
+            except (ValueError, RuntimeError) as error:
+                raise ValueError(f"{source} is not a TFLite model the interpreter can load ({error}); "
+                                 "export it again with `sklkws export`.") from None
+            inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
+            if len(inputs) != 1 or len(outputs) != 1:
+                raise ValueError(f"{source} has {len(inputs)} inputs and {len(outputs)} outputs; an sklkws "
+                                 "model has one of each (audio in, probabilities out).")
+            n_in, n_out = int(inputs[0]["shape"][-1]), int(outputs[0]["shape"][-1])
+            if n_in != self.n_samples_:
+                raise ValueError(f"{source}: the description says clips of {self.n_samples_} samples but the "
+                                 f"model takes {n_in}; the description belongs to another model: re-export it.")
+            if n_out != len(self.classes_):
+                raise ValueError(f"{source}: the description lists {len(self.classes_)} classes but the model "
+                                 f"has {n_out} outputs; the description belongs to another model: re-export it.")
+            self._input, self._fixed_batch = inputs[0]["index"], _input_batch(inputs[0])
+            self._output = outputs[0]["index"]
             self._batch = None
             if self._fixed_batch is not None:
-                self._interpreter.allocate_tensors()
+                interpreter.allocate_tensors()
+            self._interpreter = interpreter
         return self._interpreter
 
     def _check_X(self, X):
@@ -438,16 +579,102 @@ class CompactClassifier:
             return float(np.mean(np.all(pred == y, axis=1)))
         return float(np.mean(pred == y))
 
-    def __getstate__(self):
-        """Model bytes and metadata only: the interpreter is rebuilt on first use."""
+    def get_params(self, deep=True):
+        """The constructor's parameters (scikit-learn's estimator interface).
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Unused: no sub-estimators.
+
+        Returns
+        -------
+        params : dict
+        """
         return {"model_path": self.model_path, "num_threads": self.num_threads, "batch_size": self.batch_size,
-                "content": self._content, "metadata": self.metadata_}
+                "sidecar": self.sidecar}
+
+    def __sklearn_tags__(self):
+        # Called by scikit-learn only, so scikit-learn is importable here; the device side
+        # never imports it.
+        from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
+
+        return Tags(estimator_type="classifier", target_tags=TargetTags(required=True),
+                    classifier_tags=ClassifierTags(multi_label=self.multilabel_), requires_fit=False,
+                    input_tags=InputTags(two_d_array=True))
+
+    def __sklearn_is_fitted__(self):
+        return True
+
+    def __getstate__(self):
+        """Model bytes and metadata only: the interpreter is rebuilt (and the file checked) on load."""
+        return {"model_path": self.model_path, "num_threads": self.num_threads, "batch_size": self.batch_size,
+                "sidecar": self.sidecar, "content": self._content, "metadata": self.metadata_}
 
     def __setstate__(self, state):
         self.model_path, self.num_threads = state["model_path"], state["num_threads"]
         self.batch_size, self._content = state["batch_size"], state["content"]
-        self._setup(state["metadata"])
+        self.sidecar = state.get("sidecar")
+        self._setup(state["metadata"], str(self.model_path or "the unpickled model"))
 
     def __repr__(self):
         source = self.model_path if self.model_path is not None else "<bytes>"
         return f"CompactClassifier({str(source)!r}, classes={len(self.classes_)}, quantize={self.metadata_.get('quantize')!r})"
+
+
+#: Top-level modules of the training stack: a pickle needing one of them is a training pipeline.
+TRAINING_MODULES = ("sklearn", "keras", "tensorflow", "librosa", "soundfile", "imblearn", "scipy", "optuna")
+
+
+def load_model(path, *, num_threads=1):
+    """Load a model on the device: a ``.tflite`` file (safe) or a joblib-saved model.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.tflite`` file from ``sklkws export`` (no pickled code runs), or a joblib
+        file: a :class:`CompactClassifier` from :func:`sklkws.export.to_compact`
+        (loads with numpy, joblib and LiteRT), or a full training pipeline (needs the
+        training stack; only your own or trusted files, loading runs pickled code).
+    num_threads : int, default=1
+        Interpreter threads of a ``.tflite`` model.
+
+    Returns
+    -------
+    model : CompactClassifier or the unpickled object
+
+    Raises
+    ------
+    ValueError
+        If the file does not exist.
+    ImportError
+        If a joblib file needs the training stack (scikit-learn, Keras, TensorFlow, ...)
+        that is not installed: the message says what to use on the device instead.
+
+    Examples
+    --------
+    >>> model = load_model("kws.tflite", num_threads=4)  # doctest: +SKIP
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such model file.")
+    if path.suffix == ".tflite":
+        return CompactClassifier(path, num_threads=num_threads)
+    try:
+        import joblib
+    except ImportError:
+        raise ImportError(f"Loading {path} needs joblib: pip install joblib (it is in \"sklkws[device]\"), "
+                          "or load the .tflite file instead.") from None
+    try:
+        return joblib.load(path)
+    except ModuleNotFoundError as error:
+        missing = (error.name or "").split(".")[0]
+        if missing not in TRAINING_MODULES:
+            raise
+        raise ImportError(
+            f"{path} holds a full training pipeline, which needs {missing} (the training stack) to load. "
+            "On the device load a compact model instead: on the training machine run "
+            "joblib.dump(sklkws.export.to_compact(pipeline, X_calibration), 'kws_compact.joblib'), or "
+            f"`sklkws export {path.name} --out kws.tflite --data CLIPS`; or install the training stack here "
+            "(pip install \"sklkws[train]\", 64-bit only)."
+        ) from error

@@ -17,15 +17,10 @@ from ..datasets import SAMPLE_RATE
 from ..layers import MelFeaturesLayer, from_transformer
 from ..models import count_macs
 from ..device._compact import FORMAT, METADATA_NAME, _make_interpreter, check_clips, sidecar_path
-from ..device._report import (
-    MAX_DEVICE_LATENCY_MS,
-    MAX_SIZE_BYTES,
-    CompactLimitError,
-    compact_report,
-    format_report,
-)
+from ..device._report import BUDGETS, CompactLimitError, compact_report, format_report
 
-__all__ = ["VoteLayer", "build_inference_model", "compact_bytes", "export_compact", "export_main", "inference_macs", "to_tflite"]
+__all__ = ["VoteLayer", "build_inference_model", "compact_bytes", "export_compact", "export_main", "inference_macs",
+           "to_compact", "to_tflite"]
 
 #: Name prefix of every front-end layer and of the vote: the ops kept in float32 under int8.
 FRONTEND_PREFIX = "sklkws_fe"
@@ -385,10 +380,52 @@ def compact_bytes(estimator, quantize="int8", representative_data=None, *, stft=
     return embed_metadata(content, metadata, strip=strip), metadata
 
 
+def to_compact(estimator, representative_data=None, quantize="int8", *, stft="fft", quantize_frontend=False,
+               n_calibration=200, batch_size=1, num_threads=1):
+    """A fitted pipeline as a :class:`~sklkws.device.CompactClassifier`, in memory: joblib-save it for the device.
+
+    The object holds the exported model's bytes and its description only, so a
+    ``joblib.dump`` of it loads on a Raspberry Pi with numpy, joblib and the LiteRT
+    interpreter (``pip install "sklkws[device]"``), without TensorFlow, Keras or
+    scikit-learn. Nothing is written and no limit is checked: use
+    :func:`export_compact` for the checked ``.tflite`` file.
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+        See :func:`build_inference_model`.
+    representative_data : array-like of shape (n_clips, n_samples), default=None
+        Calibration clips (raw audio); required for int8. Use clips the model was not
+        trained on when you have them.
+    quantize : {"int8", "float16"} or None, default="int8"
+    stft, quantize_frontend, n_calibration, batch_size
+        See :func:`export_compact`.
+    num_threads : int, default=1
+        Interpreter threads of the returned classifier.
+
+    Returns
+    -------
+    compact : CompactClassifier
+        ``model_path`` is None; ``predict`` / ``predict_proba`` / ``classes_`` as the pipeline's.
+
+    Examples
+    --------
+    >>> compact = to_compact(pipeline, X_calibration)  # doctest: +SKIP
+    >>> joblib.dump(compact, "kws_compact.joblib")  # doctest: +SKIP
+    >>> # on the Pi: joblib.load("kws_compact.joblib").predict(clips)
+    """
+    from ..device._compact import CompactClassifier
+
+    content, metadata = compact_bytes(estimator, quantize, representative_data, stft=stft,
+                                      quantize_frontend=quantize_frontend, n_calibration=n_calibration,
+                                      batch_size=batch_size)
+    return CompactClassifier.from_bytes(content, metadata, num_threads=num_threads)
+
+
 def export_compact(
     estimator, path, quantize="int8", representative_data=None, *, validation_data=None, stft="fft",
     quantize_frontend=False, n_calibration=200, batch_size=1, check=True, verbose=True, n_runs=100, num_threads=1,
-    device="pi3b", max_size_bytes=MAX_SIZE_BYTES, max_device_latency_ms=MAX_DEVICE_LATENCY_MS,
+    budget="pi", device=None, max_size_bytes=None, max_device_latency_ms=None,
 ):
     """Write a fitted pipeline as ONE TFLite model on raw audio, and check it.
 
@@ -409,10 +446,12 @@ def export_compact(
         front end stays float32 unless ``quantize_frontend``); float16: half-size
         weights; None: float32.
     representative_data : array-like of shape (n_clips, n_samples), default=None
-        Typical clips (raw audio); required for int8. Also the parity clips when
-        ``validation_data`` is not given.
+        Typical clips (raw audio); required for int8. Without ``validation_data``
+        the clips not drawn for calibration are the parity clips (none are checked
+        twice).
     validation_data : (X, y) or (X,), default=None
-        Labelled clips for the parity check.
+        Labelled clips for the parity check: clips the model was not trained on
+        and that did not calibrate it (e.g. the test set).
     stft : {"fft", "matmul"}, default="fft"
     quantize_frontend : bool, default=False
     n_calibration : int, default=200
@@ -425,6 +464,8 @@ def export_compact(
         Raise :class:`CompactLimitError` when a limit is broken (the file stays).
     verbose : bool, default=True
         Print the report.
+    budget : {"pi", "micro"}, default="pi"
+        The named limits checked (see :data:`sklkws.device.BUDGETS`).
     n_runs, num_threads, device, max_size_bytes, max_device_latency_ms
         See :func:`compact_report`.
 
@@ -438,9 +479,9 @@ def export_compact(
     ValueError
         For a step with no on-device equivalent (naming it), or missing int8 calibration clips.
     CompactLimitError
-        When ``check`` and the file is over 5 MB, its estimated device latency over
-        200 ms, or its predictions drift from the original's (float: < 99%
-        identical; int8: accuracy changed by more than 0.5 points).
+        When ``check`` and the file breaks the budget's size or estimated latency,
+        or its predictions drift from the original's (float: < 99% identical; int8:
+        worse by more than 0.5 points beyond what the check clips resolve).
 
     Examples
     --------
@@ -448,23 +489,33 @@ def export_compact(
     ...                         validation_data=(X_test, y_test))  # doctest: +SKIP
     """
     path = Path(path)
+    if budget not in BUDGETS:
+        raise ValueError(f"budget must be one of {sorted(BUDGETS)}, got {budget!r}.")
     n_samples = _n_samples(estimator)
+    calibration = X_rest = None
     if representative_data is not None:
         representative_data = check_clips(representative_data, n_samples)
-    content, metadata = compact_bytes(estimator, quantize, representative_data, stft=stft,
+        calibration, X_rest = representative_data, representative_data[:0]
+        if quantize != "int8":  # nothing is calibrated: every clip can check
+            X_rest = representative_data
+        elif len(representative_data) > n_calibration:
+            rows = np.zeros(len(representative_data), dtype=bool)
+            rows[np.random.default_rng(0).choice(len(representative_data), n_calibration, replace=False)] = True
+            calibration, X_rest = representative_data[rows], representative_data[~rows]
+    content, metadata = compact_bytes(estimator, quantize, calibration, stft=stft,
                                       quantize_frontend=quantize_frontend, n_calibration=n_calibration,
                                       batch_size=batch_size)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
     sidecar_path(path).write_text(json.dumps(metadata, indent=2), encoding="utf-8")
 
-    X_check, y_check = representative_data, None
+    X_check, y_check = (X_rest if X_rest is not None and len(X_rest) else None), None
     if validation_data is not None:
         X_check = check_clips(validation_data[0], n_samples)
         y_check = validation_data[1] if len(validation_data) > 1 else None
     report = compact_report(
-        path, estimator=estimator, X=X_check, y=y_check, n_runs=n_runs, num_threads=num_threads, device=device,
-        max_size_bytes=max_size_bytes, max_device_latency_ms=max_device_latency_ms,
+        path, estimator=estimator, X=X_check, y=y_check, n_runs=n_runs, num_threads=num_threads, budget=budget,
+        device=device, max_size_bytes=max_size_bytes, max_device_latency_ms=max_device_latency_ms,
     )
     if verbose:
         print(format_report(report))
@@ -473,25 +524,83 @@ def export_compact(
     return report
 
 
-def _load_clips(data, n_clips, seed=0):
-    """(X, y or None) from a .npy / .npz file or a Speech Commands folder, at most n_clips, reproducibly."""
-    data = Path(data)
-    if data.suffix == ".npy":
-        X, y = np.load(data), None
-    elif data.suffix == ".npz":
-        arrays = np.load(data)
-        X, y = arrays["X"], arrays["y"] if "y" in arrays else None
-    else:
-        from ..datasets import load_speech_commands
+def _load_npz(path):
+    """X (and y) of an .npz; object (e.g. string) labels from load_speech_commands read as str."""
+    with np.load(path) as arrays:
+        if "X" not in arrays:
+            raise ValueError(f"{path} has no array named 'X' (it has {sorted(arrays)}): save it with "
+                             "np.savez(path, X=clips, y=labels).")
+        X = arrays["X"]
+        if "y" not in arrays:
+            return X, None
+        try:
+            return X, arrays["y"]
+        except ValueError:  # an object array: np.savez pickles it
+            pass
+    # Object labels (the loaders return them) need pickle: as trusted as the model file itself.
+    with np.load(path, allow_pickle=True) as arrays:
+        return X, np.asarray(arrays["y"]).astype(str)
 
-        X, y, _ = load_speech_commands(data)
+
+def _read_clips(data, subset=None):
+    data = Path(data)
+    if not data.exists():
+        raise ValueError(f"{data}: no such file or folder; give a Speech Commands folder, a .npz with X (and y) "
+                         "or a .npy of clips.")
+    if data.suffix == ".npy":
+        return np.load(data), None, None
+    if data.suffix == ".npz":
+        X, y = _load_npz(data)
+        return X, y, None
+    if not data.is_dir():
+        raise ValueError(f"{data}: expected a Speech Commands folder, a .npz or a .npy file.")
+    from ..datasets import load_speech_commands
+
+    return load_speech_commands(data, subset=subset, n_jobs=-1)
+
+
+def _draw(X, y, n_clips, seed=0):
     if len(X) > n_clips:
         rows = np.sort(np.random.default_rng(seed).choice(len(X), n_clips, replace=False))
         X, y = X[rows], None if y is None else y[rows]
     return X, y
 
 
-def export_main(model, out, *, quantize="int8", data=None, n_clips=500, check=True, stft="fft", verbose=True):
+def _load_clips(data, n_clips, seed=0, test=None, n_calibration=200):
+    """(X_calibration, X_check, y_check) from ``data`` (and ``test``), disjoint, reproducibly.
+
+    With ``test``, ``data`` calibrates and ``test`` checks. Without it, a Speech Commands
+    folder holding ``validation_list.txt`` and ``testing_list.txt`` calibrates on its
+    validation clips and checks on its test clips; any other source is split in two:
+    whole speakers (or clips) on each side.
+    """
+    if test is not None:
+        X, _, _ = _read_clips(data)
+        X_test, y_test, _ = _read_clips(test, subset="testing" if Path(test).is_dir() and
+                                        (Path(test) / "testing_list.txt").is_file() else None)
+        X_check, y_check = _draw(X_test, y_test, n_clips, seed)
+        return _draw(X, None, n_calibration, seed)[0], X_check, y_check
+    root = Path(data)
+    if root.is_dir() and (root / "validation_list.txt").is_file() and (root / "testing_list.txt").is_file():
+        X_cal = _read_clips(root, subset="validation")[0]
+        X_test, y_test, _ = _read_clips(root, subset="testing")
+        X_check, y_check = _draw(X_test, y_test, n_clips, seed)
+        return _draw(X_cal, None, n_calibration, seed)[0], X_check, y_check
+    X, y, groups = _read_clips(data)
+    X, y = np.asarray(X), None if y is None else np.asarray(y)
+    rng = np.random.default_rng(seed)
+    # Calibration and check clips never overlap; with speakers, no speaker is on both sides.
+    keys = np.asarray(groups) if groups is not None else np.arange(len(X))
+    unique = np.unique(keys)
+    calibrate = np.isin(keys, rng.permutation(unique)[: max(1, len(unique) // 3)])
+    if calibrate.all():
+        raise ValueError(f"{data} has too few clips to calibrate and check on separate clips; give --test.")
+    X_check, y_check = _draw(X[~calibrate], None if y is None else y[~calibrate], n_clips, seed)
+    return _draw(X[calibrate], None, n_calibration, seed)[0], X_check, y_check
+
+
+def export_main(model, out, *, quantize="int8", data=None, test=None, n_clips=500, check=True, stft="fft",
+                budget="pi", verbose=True):
     """Entry point of ``sklkws export MODEL --out FILE.tflite``: export a joblib-saved pipeline.
 
     Parameters
@@ -504,33 +613,60 @@ def export_main(model, out, *, quantize="int8", data=None, n_clips=500, check=Tr
     quantize : {"int8", "float16", "none"}, default="int8"
     data : str or path-like, default=None
         Clips for int8 calibration and the parity check: a Speech Commands folder,
-        a ``.npz`` with ``X`` (and ``y``) or a ``.npy`` of clips. Required for int8.
+        a ``.npz`` with ``X`` (and ``y``, string labels included) or a ``.npy`` of
+        clips. Required for int8. Calibration and check clips are always disjoint
+        (see ``test``).
+    test : str or path-like, default=None
+        Labelled check clips (e.g. the test folder); ``data`` then only calibrates.
+        Without it, a folder with the dataset's split lists calibrates on its
+        validation clips and checks on its test clips; other data is split by
+        speaker (a third calibrates).
     n_clips : int, default=500
-        Clips drawn from ``data`` (the first 200 of them calibrate).
+        Check clips drawn (200 calibrate).
     check : bool, default=True
     stft : {"fft", "matmul"}, default="fft"
+    budget : {"pi", "micro"}, default="pi"
     verbose : bool, default=True
 
     Returns
     -------
     status : int
         0 when every check passed, 1 when a limit is broken (the file is written).
+
+    Raises
+    ------
+    SklkwsError
+        For a missing model file, int8 without ``data``, or a model that cannot be exported.
     """
     import joblib
 
+    from .._errors import SklkwsError
+
     quantize = None if quantize in (None, "none", "float32") else quantize
-    if quantize == "int8" and data is None:
-        raise ValueError("int8 export needs calibration clips: pass data= (a Speech Commands folder, .npz or .npy).")
+    if not Path(model).is_file():
+        raise SklkwsError(f"{model}: no such model file; save a fitted pipeline with joblib.dump (or "
+                          "`sklkws demo --model cnn --save`) first.")
+    if quantize == "int8" and data is None and test is None:
+        raise SklkwsError("int8 export needs calibration clips: add --data (a Speech Commands folder, .npz or "
+                          ".npy), or export with --quantize float16 / none.")
     estimator = joblib.load(model)
-    X = y = None
+    X_cal = X = y = None
     if data is not None:
-        X, y = _load_clips(data, n_clips)
+        X_cal, X, y = _load_clips(data, n_clips, test=test)
+    elif test is not None:
+        X, y, _ = _read_clips(test)
+        X, y = _draw(X, y, n_clips)
     validation = None if X is None else ((X, y) if y is not None else (X,))
     try:
-        export_compact(estimator, out, quantize, X, validation_data=validation, stft=stft, check=check,
-                       verbose=verbose)
+        export_compact(estimator, out, quantize, X_cal, validation_data=validation, stft=stft, check=check,
+                       verbose=verbose, budget=budget)
     except CompactLimitError as error:
         if verbose:
             print(f"error: {error}")
         return 1
+    except ValueError as error:
+        if "Cannot export" in str(error):
+            raise SklkwsError(f"{model}: {error} The logistic-regression demo model (`sklkws demo --save`) has no "
+                              "on-device form: save a network with `sklkws demo --model cnn --save`.") from None
+        raise
     return 0
