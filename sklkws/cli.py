@@ -87,7 +87,8 @@ def export(args):
     """Export a joblib-saved pipeline to one checked TFLite file."""
     from sklkws.export import export_main
 
-    return export_main(args.model, args.out, quantize=args.quantize, data=args.data)
+    return export_main(args.model, args.out, quantize=args.quantize, data=args.data, test=args.test,
+                       n_clips=args.n_clips, budget=args.budget)
 
 
 def listen(args):
@@ -102,7 +103,10 @@ def listen(args):
 
 
 def build_parser():
+    from sklkws import __version__
+
     parser = argparse.ArgumentParser(prog="sklkws", description="Keyword spotting with scikit-learn pipelines.")
+    parser.add_argument("--version", action="version", version=f"sklkws {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="train and cross-validate a small pipeline, write a confusion matrix")
@@ -124,7 +128,12 @@ def build_parser():
     p.add_argument("model", help="a fitted pipeline saved with joblib (runs pickled code: trusted files only)")
     p.add_argument("--out", required=True, help="the .tflite file to write (description in <out>.json)")
     p.add_argument("--quantize", choices=("int8", "float16", "none"), default="int8")
-    p.add_argument("--data", help="clips for int8 calibration and the parity check: a Speech Commands folder or .npz")
+    p.add_argument("--data", help="clips for int8 calibration (and the parity check without --test): a Speech "
+                                  "Commands folder, a .npz with X and y, or a .npy")
+    p.add_argument("--test", help="labelled clips for the parity check (e.g. the test folder); never calibrated on")
+    p.add_argument("--n-clips", type=int, default=500, help="parity-check clips drawn (default 500)")
+    p.add_argument("--budget", choices=("pi", "micro"), default="pi",
+                   help="pi: < 5,000,000 bytes, < 200 ms est. Pi 3; micro: <= 250,000 bytes int8, <= 20 ms")
     p.set_defaults(func=export)
 
     p = sub.add_parser("listen", help="spot keywords in a long recording")
@@ -144,8 +153,21 @@ def build_parser():
 
 
 def main(argv=None):
+    """Run one subcommand; a user error (bad input, missing file or package) ends in one line, status 2.
+
+    ``SKLKWS_DEBUG=1`` shows the traceback instead.
+    """
+    import os
+
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (ValueError, ImportError, OSError) as error:  # the project's SklkwsError is a ValueError
+        if os.environ.get("SKLKWS_DEBUG"):
+            raise
+        message = " ".join(str(error).split()) or type(error).__name__
+        print(f"sklkws {args.command}: error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
