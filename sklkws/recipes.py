@@ -11,6 +11,7 @@ from .features import MelFeatures
 from .preprocessing import Normalizer
 
 __all__ = [
+    "MICRO_STUDENT",
     "RECOMMENDED_ARCH",
     "RECOMMENDED_MEMBERS",
     "recommended_augmentation",
@@ -131,6 +132,11 @@ def _override(params, extra):
     if "arch_params" in extra and extra.get("arch", params.get("arch")) == params.get("arch"):
         extra["arch_params"] = {**(params.get("arch_params") or {}), **extra["arch_params"]}
     return {**params, **extra}
+
+
+#: The ``micro`` budget's network (<= 250 KB int8, <= 20 ms est. Pi 3): the vote distilled into a
+#: TC-ResNet14 without the 2-D stem, ``recommended_pipeline(distill=True, student_params=MICRO_STUDENT)``.
+MICRO_STUDENT = {"arch_params": {"width": 1.0, "stem2d": 0}}
 
 
 def recommended_pipeline(
