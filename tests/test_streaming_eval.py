@@ -193,8 +193,13 @@ def test_empty_short_and_bad_audio():
     short = np.zeros(SR // 2, dtype=np.float32)
     short[1000:1000 + SEG] = CODES["no"]
     assert [e.keyword for e in spotter.detect(short)] == ["no"]  # zero padded to one window
-    with pytest.raises(ValueError, match="NaN or infinity \\(first at sample 7"):
+    with pytest.raises(ValueError, match="NaN or infinity"):
         spotter.detect(np.r_[np.zeros(7), np.inf, np.zeros(SR)])
+    with pytest.raises(ValueError, match="integer PCM cast to float"):
+        spotter.detect(np.full(SR, 3e5))
+    pcm = np.zeros(SR // 2, dtype=np.int32)
+    pcm[1000:1000 + SEG] = int(CODES["no"] * 2 ** 31)  # 32-bit PCM is scaled by its full range
+    assert [e.keyword for e in spotter.detect(pcm)] == ["no"]
     with pytest.raises(ValueError, match="mono"):
         spotter.detect(np.zeros((SR, 2)))
 

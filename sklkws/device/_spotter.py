@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._audio import to_float_audio
+
 __all__ = ["Event", "KeywordSpotter", "listen_main", "microphone_chunks", "read_wav"]
 
 #: One detection: ``time`` in seconds from the stream start (the centre of the
@@ -295,18 +297,10 @@ class KeywordSpotter:
 
     def _check_chunk(self, chunk):
         chunk = np.asarray(chunk)
-        if chunk.dtype == np.int16:
-            chunk = chunk.astype(np.float32) / np.float32(32768.0)
         if chunk.ndim != 1:
             raise ValueError(f"Expected a 1-D mono chunk of samples, got shape {chunk.shape}; mix stereo down first.")
-        if not (np.issubdtype(chunk.dtype, np.floating) or np.issubdtype(chunk.dtype, np.integer)):
-            raise ValueError(f"Expected real-valued audio samples, got dtype {chunk.dtype}.")
-        chunk = chunk.astype(np.float32, copy=False)
-        if not np.isfinite(chunk).all():
-            bad = int(np.flatnonzero(~np.isfinite(chunk))[0])
-            raise ValueError(f"Audio contains NaN or infinity (first at sample {bad} of this chunk); "
-                             "clean or drop that stretch first.")
-        return chunk
+        # The shared sample conventions: integer PCM of any width scaled, NaN/inf and unscaled PCM refused.
+        return to_float_audio(chunk, what="audio").astype(np.float32, copy=False)
 
     def _predict(self, windows, rows):
         """Keyword posteriors of ``windows[rows]``, in batches of ``batch_size``."""
