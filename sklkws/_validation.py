@@ -3,7 +3,11 @@
 Every transformer, sampler and classifier in sklkws takes a batch of mono clips,
 ``X`` of shape ``(n_clips, n_samples)``. :func:`check_audio` checks that batch and
 names the problem when it is wrong (stereo, NaN, empty clips, too short, wrong
-dtype) instead of letting a shape error surface three calls later.
+dtype, unscaled PCM) instead of letting a shape error surface three calls later.
+
+How samples are read (integer PCM of any width scaled by its full range, float audio
+far outside [-1, 1] refused) lives in the numpy-only :mod:`sklkws.device._audio`, so the
+device side reads them the same way.
 """
 
 import numbers
@@ -11,12 +15,26 @@ import numbers
 import numpy as np
 from sklearn.utils.validation import validate_data
 
+from .device._audio import MAX_ABS_AMPLITUDE, WARN_ABS_AMPLITUDE, check_amplitude, pcm_to_float
+
 #: Scale of 16-bit PCM: int16 batches are read as ``x / 32768`` in [-1, 1).
 INT16_SCALE = 1.0 / 32768.0
 
+#: Widest "clip" read as a channel axis: a 2-D array with at most this many columns and
+#: many rows is a multi-channel recording, shape (n_samples, n_channels), not a batch.
+MAX_CHANNELS = 8
 
-def _reject_bad_layout(X):
-    """Raise a ValueError naming an audio-specific layout problem, if any."""
+#: Rate assumed for estimators without a ``sample_rate`` parameter.
+DEFAULT_SAMPLE_RATE = 16000
+
+
+def _reject_bad_layout(X, sample_rate=None):
+    """Raise a ValueError naming an audio-specific layout problem, if any.
+
+    ``sample_rate`` (default :data:`DEFAULT_SAMPLE_RATE`) tells a multi-channel clip
+    read as a batch, shape (n_samples, n_channels) with at least a tenth of a second of
+    rows and at most :data:`MAX_CHANNELS` columns, from a batch of clips.
+    """
     if isinstance(X, (list, tuple)) and len(X) and all(hasattr(x, "__len__") for x in X):
         lengths = {len(x) for x in X}
         if len(lengths) > 1:
@@ -34,6 +52,20 @@ def _reject_bad_layout(X):
             "this looks like multi-channel (stereo) audio. Mix it down first, "
             "e.g. X.mean(axis=-1)."
         )
+    rate = DEFAULT_SAMPLE_RATE if sample_rate is None else sample_rate
+    if (
+        len(shape) == 2
+        and 1 <= shape[1] <= MAX_CHANNELS
+        and isinstance(rate, numbers.Real)
+        and rate >= 1000
+        and shape[0] >= rate / 10
+    ):
+        raise ValueError(
+            f"Expected mono audio of shape (n_clips, n_samples), got shape {tuple(shape)}: "
+            f"{shape[0]} clips of {shape[1]} sample(s) at {rate:g} Hz, which looks like one "
+            "multi-channel recording of shape (n_samples, n_channels). Mix it down first, "
+            "e.g. x.mean(axis=-1)[np.newaxis, :] for one clip."
+        )
     if len(shape) == 2 and shape[0] > 0 and shape[1] == 0:
         raise ValueError(
             f"Empty clips (0 samples per clip): found array with 0 feature(s) (shape={tuple(shape)}) "
@@ -42,17 +74,25 @@ def _reject_bad_layout(X):
 
 
 def as_float_audio(X):
-    """Return ``X`` as a float array, reading int16 as 16-bit PCM (``x / 32768``).
+    """Return ``X`` as a float array, reading integer PCM of any width by its full range.
 
-    Other integer types are cast without scaling, the scikit-learn way.
+    int16 becomes ``x / 32768``, int32 ``x / 2**31``, uint8 ``(x - 128) / 128`` (see
+    :func:`sklkws.device._audio.pcm_to_float`). Containers that are not numpy arrays
+    (DataFrames) are returned as they are when they hold no integers.
     """
     X = np.asarray(X) if not hasattr(X, "dtype") else X
-    if getattr(X, "dtype", None) == np.int16:
-        return np.asarray(X, dtype=np.float32) * np.float32(INT16_SCALE)
+    kind = getattr(getattr(X, "dtype", None), "kind", None)
+    if kind in ("i", "u"):
+        return pcm_to_float(np.asarray(X))
+    if kind is None and hasattr(X, "dtypes"):  # a DataFrame: integer columns are PCM too
+        arr = np.asarray(X)
+        if arr.dtype.kind in "iu":
+            return pcm_to_float(arr)
     return X
 
 
-def check_audio(estimator, X, *, reset=True, min_samples=1, dtype=(np.float32, np.float64)):
+def check_audio(estimator, X, *, reset=True, min_samples=1, dtype=(np.float32, np.float64),
+                max_abs=MAX_ABS_AMPLITUDE, warn_abs=WARN_ABS_AMPLITUDE):
     """Validate a batch of mono clips and return it as a float array.
 
     Parameters
@@ -61,26 +101,39 @@ def check_audio(estimator, X, *, reset=True, min_samples=1, dtype=(np.float32, n
         The estimator validating; ``n_features_in_`` (the clip length) is set on it
         when ``reset`` is true and checked against it otherwise.
     X : array-like of shape (n_clips, n_samples)
-        Mono audio. float32/float64 are kept; int16 is read as 16-bit PCM and
-        scaled to [-1, 1); anything else becomes float32.
+        Mono audio. float32/float64 are kept and must lie in about [-1, 1]; integer
+        PCM of any width (int16, int32, uint8, ...) is scaled by its full range to
+        [-1, 1); anything else becomes float32.
     reset : bool, default=True
         True in ``fit``, False in ``transform`` / ``predict``.
     min_samples : int, default=1
         Shortest clip the estimator can work on.
     dtype : tuple of dtypes
         Float dtypes kept as they are; the first is used for other input.
+    max_abs : float, default=MAX_ABS_AMPLITUDE
+        Largest absolute float sample accepted; larger peaks are unscaled 24/32-bit
+        PCM (or garbage) and would overflow power spectra.
+    warn_abs : float, default=WARN_ABS_AMPLITUDE
+        Peak above which an :class:`~sklkws.device._audio.AudioRangeWarning` says the
+        audio looks like 16-bit PCM cast to float without scaling.
 
     Returns
     -------
     X : ndarray of shape (n_clips, n_samples)
         Finite float audio.
 
+    Warns
+    -----
+    AudioRangeWarning
+        If float samples peak above ``warn_abs``.
+
     Raises
     ------
     ValueError
-        Naming the problem: stereo input, NaN or infinity, empty or too short
-        clips, ragged clip lengths, or a clip length different from the one seen
-        in ``fit``.
+        Naming the problem: stereo input (3-D, or 2-D with a handful of columns
+        and a recording's worth of rows at the estimator's ``sample_rate``), NaN or
+        infinity, float samples above ``max_abs``, empty or too short clips,
+        ragged clip lengths, or a clip length different from the one seen in ``fit``.
 
     Examples
     --------
@@ -89,7 +142,7 @@ def check_audio(estimator, X, *, reset=True, min_samples=1, dtype=(np.float32, n
     >>> check_audio(BaseEstimator(), np.zeros((2, 16000), dtype=np.int16)).dtype
     dtype('float32')
     """
-    _reject_bad_layout(X)
+    _reject_bad_layout(X, getattr(estimator, "sample_rate", None))
     X = as_float_audio(X)
     X = validate_data(
         estimator,
@@ -105,6 +158,7 @@ def check_audio(estimator, X, *, reset=True, min_samples=1, dtype=(np.float32, n
             f"Clips too short for {type(estimator).__name__}: {X.shape[1]} sample(s) "
             f"per clip ({X.shape[1]} feature(s)), at least {min_samples} needed."
         )
+    check_amplitude(X, max_abs=max_abs, warn_abs=warn_abs, what="X")
     return X
 
 

@@ -32,6 +32,7 @@ from sklearn.utils.validation import (
 )
 
 from .._validation import _reject_bad_layout, as_float_audio, batch_slices, check_audio
+from ..device._audio import check_amplitude
 
 #: Floats per chunk: small enough that a chunk and its temporaries stay in cache.
 CHUNK_FLOATS = 1 << 19
@@ -133,11 +134,12 @@ def augmented_indices(estimator, n_samples):
     return idx
 
 
-def _check_finite(X, offset):
-    """Raise a ValueError naming the first clip holding NaN or infinity.
+def _check_finite(X, offset, audio=True):
+    """Raise a ValueError naming the first clip holding NaN or infinity, or far outside [-1, 1].
 
     Skipped under ``sklearn.config_context(assume_finite=True)``, like scikit-learn's
-    own check, for callers that validated the data once already.
+    own check, for callers that validated the data once already. The range check is
+    for raw audio only (``audio``); features such as log-mels have their own scale.
     """
     if get_config()["assume_finite"] or len(X) == 0:
         return
@@ -146,10 +148,13 @@ def _check_finite(X, offset):
     # non-finite, at twice the speed of ndarray.sum. A sum may overflow on finite data,
     # hence the exact second test.
     with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(rows @ np.ones(rows.shape[1], dtype=rows.dtype)).all() or np.isfinite(rows).all():
-            return
-    bad = int(np.nonzero(~np.isfinite(rows).all(axis=1))[0][0])
-    raise ValueError(f"Input X contains NaN or infinity (first in clip {offset + bad}).")
+        finite = np.isfinite(rows @ np.ones(rows.shape[1], dtype=rows.dtype)).all() or np.isfinite(rows).all()
+    if not finite:
+        bad = int(np.nonzero(~np.isfinite(rows).all(axis=1))[0][0])
+        raise ValueError(f"Input X contains NaN or infinity (first in clip {offset + bad}).")
+    if audio:
+        # Unscaled PCM (or garbage) would overflow the augmenters' power and SNR sums.
+        check_amplitude(rows, what="X")
 
 
 class BaseAugmenter(BaseSampler):
@@ -192,7 +197,7 @@ class BaseAugmenter(BaseSampler):
             _check_feature_names(self, X, reset=True)
             return X_checked
         # Finiteness is checked chunk by chunk in _augment_all, while the chunk is in cache.
-        _reject_bad_layout(X)
+        _reject_bad_layout(X, getattr(self, "sample_rate", None))
         return check_array(as_float_audio(X), dtype=[np.float32, np.float64], ensure_all_finite=False)
 
     def _check_X_y(self, X, y, accept_sparse=None):
@@ -212,7 +217,9 @@ class BaseAugmenter(BaseSampler):
         if y.ndim == 2 and y.shape[1] > 1:
             return {j: int(n_copies * np.count_nonzero(y[:, j])) for j in range(y.shape[1])}
         labels, counts = np.unique(y.ravel(), return_counts=True)
-        return {label.item(): int(n_copies * c) for label, c in zip(labels, counts)}
+        # tolist() gives plain Python scalars for numeric labels and leaves the str
+        # objects of object-dtype labels (what the loaders return) as they are.
+        return dict(zip(labels.tolist(), (n_copies * counts).tolist()))
 
     # -- imbalanced-learn contract ------------------------------------------------
     def fit(self, X, y, **params):
@@ -326,17 +333,18 @@ class BaseAugmenter(BaseSampler):
         cache, instead of in a separate pass over the batch.
         """
         p = self.p if p is None else p
+        audio = self._input_kind == "audio"
         state = self._prepare(X, rng)
         size = self._chunk_clips(int(np.prod(X.shape[1:])))
         if size >= len(X):  # one chunk: its result is the output, no copy
             if check_finite:
-                _check_finite(X, 0)
+                _check_finite(X, 0, audio)
             return self._augment_chunk(X, rng, p, out, state)
         out = np.empty_like(X) if out is None else out
         for sl in batch_slices(len(X), size):
             chunk = X[sl]
             if check_finite:
-                _check_finite(chunk, sl.start)
+                _check_finite(chunk, sl.start, audio)
             self._augment_chunk(chunk, rng, p, out[sl], state)
         return out
 

@@ -8,17 +8,30 @@ numpy and the standard library only (this module runs on the Raspberry Pi), so t
   ``1 / 32768``, int32 by ``1 / 2**31``, int8 by ``1 / 128``; unsigned PCM (8-bit WAV is
   ``uint8``) is centred on its midpoint first. Using int32 samples unscaled gives log-mels
   of 170-190 dB and predictions unrelated to those of the same clip as float.
-- float audio is expected in [-1, 1]. A peak above :data:`MAX_ABS_AMPLITUDE` is refused:
-  such values are almost always integer PCM cast to float without scaling, and values
-  far larger overflow float32 power spectra into inf and NaN.
+- float audio is expected in [-1, 1]. A peak above :data:`WARN_ABS_AMPLITUDE` gets an
+  :class:`AudioRangeWarning` (it is most likely 16-bit PCM cast to float without
+  scaling, and the model will see a level it was never trained on); a peak above
+  :data:`MAX_ABS_AMPLITUDE` is refused with a ValueError: no PCM format cast to float
+  reaches it short of 24/32-bit integers, whose unscaled squares overflow float32 power
+  spectra into inf and NaN.
 """
+
+import warnings
 
 import numpy as np
 
-#: Largest absolute float sample accepted. Gain augmentation and clipping-free mixes stay
-#: well below it; unscaled 16-bit PCM stored as float (peaks of hundreds to 32767) is far
-#: above it.
-MAX_ABS_AMPLITUDE = 64.0
+#: Peak above which float audio is warned about. Gain augmentation and mixes stay well
+#: below it (+36 dB over full scale); 16-bit PCM cast to float (peaks of hundreds to
+#: 32767) is above it.
+WARN_ABS_AMPLITUDE = 64.0
+
+#: Peak above which float audio is refused: above any 16-bit PCM value, below the
+#: unscaled values of 24/32-bit PCM (up to 2**31) and far below float32 overflow.
+MAX_ABS_AMPLITUDE = 1e5
+
+
+class AudioRangeWarning(UserWarning):
+    """Float audio peaks far outside [-1, 1]: probably integer PCM cast to float unscaled."""
 
 
 def pcm_scale(dtype):
@@ -109,8 +122,8 @@ def peak_amplitude(x):
     return float(max(np.max(x), -np.min(x)))
 
 
-def check_amplitude(x, *, max_abs=MAX_ABS_AMPLITUDE, what="audio"):
-    """Raise a ValueError naming the problem if float ``x`` is not finite or is far outside [-1, 1].
+def check_amplitude(x, *, max_abs=MAX_ABS_AMPLITUDE, warn_abs=WARN_ABS_AMPLITUDE, what="audio"):
+    """Check that float ``x`` is finite and in about [-1, 1]; warn or raise naming the problem.
 
     Parameters
     ----------
@@ -118,8 +131,10 @@ def check_amplitude(x, *, max_abs=MAX_ABS_AMPLITUDE, what="audio"):
         Samples, already read as float (see :func:`pcm_to_float`).
     max_abs : float, default=MAX_ABS_AMPLITUDE
         Largest absolute sample accepted.
+    warn_abs : float, default=WARN_ABS_AMPLITUDE
+        Peak above which an :class:`AudioRangeWarning` is given.
     what : str, default="audio"
-        How the error message names ``x``.
+        How the messages name ``x``.
 
     Returns
     -------
@@ -131,30 +146,43 @@ def check_amplitude(x, *, max_abs=MAX_ABS_AMPLITUDE, what="audio"):
     ValueError
         If ``x`` contains NaN or infinity, or its peak exceeds ``max_abs``.
 
+    Warns
+    -----
+    AudioRangeWarning
+        If its peak exceeds ``warn_abs`` (and not ``max_abs``).
+
     Examples
     --------
     >>> import numpy as np
     >>> check_amplitude(np.array([0.5, -0.25])).shape
     (2,)
-    >>> check_amplitude(np.array([1200.0, -3000.0]))
+    >>> check_amplitude(np.array([2.0**31, -3000.0]))
     Traceback (most recent call last):
     ...
-    ValueError: Float audio must lie in [-1, 1], but its peak is 3e+03 ...
+    ValueError: Float audio must lie in [-1, 1], but its peak is 2.15e+09 ...
     """
     peak = peak_amplitude(x)
     if not np.isfinite(peak):
         raise ValueError(f"Input {what} contains NaN or infinity; replace or drop those samples first.")
-    if peak > max_abs:
-        raise ValueError(
-            f"Float {what} must lie in [-1, 1], but its peak is {peak:.3g} (above {max_abs:g}): "
+    if peak > warn_abs:
+        advice = (
             "this looks like integer PCM cast to float without scaling. Pass the integer "
-            "array itself (int16 / int32 PCM is scaled by its full range) or divide by its "
-            "full scale first, e.g. x / 32768 for 16-bit PCM."
+            "array itself (integer PCM of any width is scaled by its full range) or divide "
+            "by its full scale first, e.g. x / 32768 for 16-bit PCM."
+        )
+        if peak > max_abs:
+            raise ValueError(
+                f"Float {what} must lie in [-1, 1], but its peak is {peak:.3g} (above {max_abs:g}): {advice}"
+            )
+        warnings.warn(
+            f"Float {what} should lie in [-1, 1], but its peak is {peak:.3g} (above {warn_abs:g}): {advice}",
+            AudioRangeWarning,
+            stacklevel=3,
         )
     return x
 
 
-def to_float_audio(x, *, max_abs=MAX_ABS_AMPLITUDE, what="audio"):
+def to_float_audio(x, *, max_abs=MAX_ABS_AMPLITUDE, warn_abs=WARN_ABS_AMPLITUDE, what="audio"):
     """Read samples as finite float audio in about [-1, 1]: integer PCM scaled, the rest checked.
 
     Parameters
@@ -163,8 +191,10 @@ def to_float_audio(x, *, max_abs=MAX_ABS_AMPLITUDE, what="audio"):
         Integer PCM of any width, or float audio in [-1, 1].
     max_abs : float, default=MAX_ABS_AMPLITUDE
         Largest absolute float sample accepted.
+    warn_abs : float, default=WARN_ABS_AMPLITUDE
+        Peak above which an :class:`AudioRangeWarning` is given.
     what : str, default="audio"
-        How error messages name ``x``.
+        How messages name ``x``.
 
     Returns
     -------
@@ -177,6 +207,11 @@ def to_float_audio(x, *, max_abs=MAX_ABS_AMPLITUDE, what="audio"):
         If the samples are not numbers, contain NaN or infinity, or are float audio
         whose peak exceeds ``max_abs``.
 
+    Warns
+    -----
+    AudioRangeWarning
+        If float samples peak above ``warn_abs``.
+
     Examples
     --------
     >>> import numpy as np
@@ -186,4 +221,4 @@ def to_float_audio(x, *, max_abs=MAX_ABS_AMPLITUDE, what="audio"):
     x = pcm_to_float(x)
     if x.dtype.kind != "f":
         raise ValueError(f"Input {what} must be numeric samples, got an array of dtype {x.dtype}.")
-    return check_amplitude(x, max_abs=max_abs, what=what)
+    return check_amplitude(x, max_abs=max_abs, warn_abs=warn_abs, what=what)

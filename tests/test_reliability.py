@@ -1,0 +1,152 @@
+"""Reliability (issue 17): the inputs an adversarial user throws, and no silent wrong answer."""
+
+import numpy as np
+import pytest
+from imblearn.pipeline import make_pipeline
+from sklearn.linear_model import LogisticRegression
+
+from sklkws.augment import AddNoise, Gain, SpeedPerturb, TimeShift, TimeStretch
+from sklkws.datasets import make_synthetic_commands
+from sklkws.device._audio import AudioRangeWarning, pcm_to_float, to_float_audio
+from sklkws.features import GlobalStatFeatures, MelFeatures
+from sklkws.preprocessing import Normalizer, PadOrCrop, Preemphasis
+
+
+@pytest.fixture(scope="module")
+def commands():
+    """The loaders' own output: object-dtype string labels, float32 clips."""
+    X, y, _ = make_synthetic_commands(["yes", "no"], 3, n_unknown=0, n_silence=1, random_state=0)
+    assert y.dtype == object
+    return X, y
+
+
+# -- 0: samplers in imblearn Pipelines with the loaders' labels ----------------------
+
+SAMPLERS = [AddNoise, Gain, TimeShift, TimeStretch, SpeedPerturb]
+
+
+@pytest.mark.parametrize("sampler", SAMPLERS, ids=lambda s: s.__name__)
+def test_sampler_pipeline_with_loader_labels(commands, sampler):
+    X, y = commands
+    pipe = make_pipeline(sampler(random_state=0), MelFeatures(n_mels=16, hop_length=800, flatten=True),
+                         LogisticRegression(max_iter=500))
+    pipe.fit(X, y)
+    step = pipe.steps[0][1]
+    assert step.sampling_strategy_ == {label: int((y == label).sum()) for label in set(y)}
+    assert all(type(k) is str for k in step.sampling_strategy_)
+    assert set(pipe.predict(X)) <= set(y)
+
+
+def test_sampling_strategy_keys_are_plain_python_for_numeric_labels():
+    X = np.zeros((4, 100), dtype=np.float32)
+    strategy = Gain(n_copies=2).fit(X, np.array([3, 3, 5, 7])).sampling_strategy_
+    assert strategy == {3: 4, 5: 2, 7: 2}
+    assert all(type(k) is int for k in strategy)
+
+
+# -- 2: integer PCM of any width, float far outside [-1, 1] --------------------------
+
+def _tone(n=16000, amp=0.5):
+    t = np.arange(n) / 16000
+    return (amp * np.sin(2 * np.pi * 440 * t))[None].astype(np.float32)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16])
+def test_integer_pcm_scaled_by_full_range(dtype):
+    x = _tone()
+    info = np.iinfo(dtype)
+    half = 2.0 ** (8 * np.dtype(dtype).itemsize - 1)
+    pcm = np.round(x.astype(np.float64) * half + (half if info.min == 0 else 0)).astype(dtype)
+    mel = MelFeatures()
+    ref = mel.fit_transform(x)
+    got = mel.fit_transform(pcm)
+    # The integer clip is the float clip up to quantisation: the tone's bins agree
+    # (8-bit quantisation noise lifts the quiet bins, so only 16 bits and up agree everywhere).
+    assert abs(got.max() - ref.max()) < 0.1
+    if np.dtype(dtype).itemsize > 1:
+        assert np.abs(got - ref).max() < 0.05
+
+
+def test_int32_pcm_predictions_match_float(commands):
+    X, y = commands
+    pipe = make_pipeline(MelFeatures(n_mels=16, hop_length=800, flatten=True),
+                         LogisticRegression(max_iter=500)).fit(X, y)
+    pcm = np.round(np.clip(X, -1, 1 - 2**-31).astype(np.float64) * 2**31).astype(np.int32)
+    np.testing.assert_allclose(pipe.predict_proba(pcm), pipe.predict_proba(X), atol=1e-3)
+
+
+def test_pcm_to_float_keeps_float_and_scales_unsigned():
+    x = np.array([0.25, -0.5], dtype=np.float64)
+    assert pcm_to_float(x) is x
+    np.testing.assert_array_equal(pcm_to_float(np.array([0, 128, 192], dtype=np.uint8)), [-1.0, 0.0, 0.5])
+    assert pcm_to_float(np.zeros(2, np.float16)).dtype == np.float32
+
+
+@pytest.mark.parametrize("transformer", [MelFeatures(), GlobalStatFeatures(), Preemphasis(), Normalizer()],
+                         ids=lambda t: type(t).__name__)
+def test_huge_float_audio_refused(transformer):
+    X = _tone() * np.float32(1e30)
+    with pytest.raises(ValueError, match=r"must lie in \[-1, 1\].*peak is 5e\+29.*x / 32768"):
+        transformer.fit_transform(X)
+
+
+def test_unscaled_int16_as_float_warned():
+    X = np.round(_tone() * 32767)  # float64 holding 16-bit PCM values
+    with pytest.warns(AudioRangeWarning, match=r"peak is 1.64e\+04.*x / 32768"):
+        MelFeatures().fit_transform(X)
+
+
+def test_audio_in_range_not_warned():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AudioRangeWarning)
+        MelFeatures().fit_transform(_tone(amp=1.0) * 8)  # a loud mix, +18 dB over full scale
+
+
+def test_add_noise_refuses_huge_audio_instead_of_inf():
+    X = _tone() * np.float32(1e30)
+    with pytest.raises(ValueError, match="peak"):
+        AddNoise(random_state=0).augment(X)
+    with pytest.raises(ValueError, match="peak"):
+        AddNoise(random_state=0).fit_resample(X, ["a"])
+
+
+def test_add_noise_output_finite_at_extreme_snr_and_level():
+    X = np.concatenate([_tone(amp=1e-30), _tone(amp=100.0), np.zeros_like(_tone())])
+    with pytest.warns(AudioRangeWarning):
+        out = AddNoise(snr_db=(-60.0, 120.0)).augment(X, random_state=0)
+    assert np.isfinite(out).all()
+
+
+def test_to_float_audio_refuses_non_numeric():
+    with pytest.raises(ValueError, match="numeric samples"):
+        to_float_audio(np.array(["a", "b"]))
+
+
+# -- 4: a stereo recording read as thousands of 2-sample clips -----------------------
+
+@pytest.mark.parametrize("transformer", [MelFeatures(), GlobalStatFeatures(), Preemphasis(),
+                                         Normalizer(), PadOrCrop(length=2)],
+                         ids=lambda t: type(t).__name__)
+@pytest.mark.parametrize("channels", [1, 2, 8])
+def test_multichannel_recording_refused(transformer, channels):
+    stereo = np.zeros((16000, channels), dtype=np.float32)
+    with pytest.raises(ValueError, match=rf"shape \(16000, {channels}\).*Mix it down"):
+        transformer.fit(stereo)
+
+
+@pytest.mark.parametrize("sampler", [AddNoise, Gain], ids=lambda s: s.__name__)
+def test_multichannel_recording_refused_by_samplers(sampler):
+    stereo = np.zeros((16000, 2), dtype=np.float32)
+    with pytest.raises(ValueError, match="Mix it down"):
+        sampler().fit_resample(stereo, np.zeros(16000))
+    with pytest.raises(ValueError, match="Mix it down"):
+        sampler().augment(stereo)
+
+
+def test_low_rate_short_clips_still_accepted():
+    # 100 Hz "clips" of 8 samples in a small batch are the transformer's own business.
+    X = np.random.default_rng(0).uniform(-1, 1, size=(20, 8))
+    assert MelFeatures(n_fft=8, hop_length=2, n_mels=3, sample_rate=100).fit_transform(X).shape[0] == 20
+    assert Preemphasis().fit_transform(X).shape == (20, 8)
