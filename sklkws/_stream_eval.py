@@ -19,8 +19,8 @@ from sklearn.utils import check_random_state
 
 from .device._spotter import _NOT_KEYWORDS, KeywordSpotter, read_wav
 
-__all__ = ["KeywordTruth", "StreamingResult", "calibrate_spotter", "evaluate_spotter", "load_negative_audio",
-           "make_keyword_stream", "store_operating_point"]
+__all__ = ["KeywordTruth", "StreamingResult", "calibrate_main", "calibrate_spotter", "evaluate_spotter",
+           "load_negative_audio", "make_keyword_stream", "store_operating_point", "timeline_main"]
 
 #: One keyword placed in a stream: the placed clip spans ``start`` to ``end`` seconds.
 KeywordTruth = namedtuple("KeywordTruth", ["start", "end", "keyword"])
@@ -534,3 +534,79 @@ def store_operating_point(model_path, point):
     path.write_bytes(embed_metadata(path.read_bytes(), metadata, strip=False))
     sidecar_path(path).write_text(json.dumps(metadata, indent=2), encoding="utf-8")
     return metadata
+
+
+def _load_model(model, num_threads=1):
+    if str(model).endswith(".tflite"):
+        from .device._compact import CompactClassifier
+
+        return CompactClassifier(model, num_threads=num_threads)
+    import joblib
+
+    return joblib.load(model)
+
+
+def timeline_main(model, audio, path, *, num_threads=1, verbose=True, **spotter_params):
+    """``sklkws listen MODEL FILE --plot PNG``: print the events of a file and draw its detection timeline.
+
+    The model runs once; the events and the picture come from the same posteriors.
+
+    Parameters
+    ----------
+    model : str or path-like
+        ``.tflite`` file or joblib pipeline.
+    audio : str or path-like
+    path : str or path-like
+        The PNG to write.
+    num_threads : int, default=1
+    verbose : bool, default=True
+    **spotter_params
+        :class:`KeywordSpotter` parameters (None values: the model's operating point).
+
+    Returns
+    -------
+    events : list of Event
+    """
+    from .plotting import plot_detection_timeline
+
+    spotter = KeywordSpotter(_load_model(model, num_threads), **spotter_params)
+    samples = spotter._read(audio) if isinstance(audio, (str, Path)) else np.asarray(audio)
+    P = spotter.window_posteriors(samples)
+    events = spotter.events_from_posteriors(P)
+    plot_detection_timeline(spotter, samples, posteriors=P, path=path, title=f"{Path(str(audio)).name}: detections")
+    if verbose:
+        for event in events:
+            print(f"{event.time:9.2f} s  {event.keyword:<12s} {event.score:.3f}")
+        print(f"{len(events)} keyword(s) in {audio}; timeline in {path}")
+    return events
+
+
+def calibrate_main(model, negatives, *, target_fa_per_hour=1.0, num_threads=1, verbose=True, **spotter_params):
+    """``sklkws listen MODEL.tflite --calibrate NEGATIVES_DIR --target-fa 1``: store a calibrated threshold.
+
+    Parameters
+    ----------
+    model : str or path-like
+        A ``.tflite`` file from ``sklkws export`` (the operating point is written into it).
+    negatives : str or path-like
+        A folder of keyword-free audio.
+    target_fa_per_hour : float, default=1.0
+    num_threads : int, default=1
+    verbose : bool, default=True
+    **spotter_params
+        :class:`KeywordSpotter` parameters (hop, smoothing, refractory) to calibrate at.
+
+    Returns
+    -------
+    point : dict
+    """
+    if not str(model).endswith(".tflite"):
+        raise ValueError(f"--calibrate stores the operating point in an exported .tflite model; {model} is not one "
+                         "(export it first with sklkws export).")
+    spotter = KeywordSpotter(_load_model(model, num_threads), **spotter_params)
+    point = calibrate_spotter(spotter, negatives, target_fa_per_hour=target_fa_per_hour)
+    store_operating_point(model, point)
+    if verbose:
+        print(f"threshold {point['threshold']:g} gives {point['fa_per_hour']:.2f} false alarms per hour on "
+              f"{point['negative_hours']:.3f} h of {negatives} (target {target_fa_per_hour:g}); stored in {model}")
+    return point

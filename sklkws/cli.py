@@ -92,7 +92,22 @@ def export(args):
 
 
 def listen(args):
-    """Print the keywords a model finds in a recording."""
+    """Print the keywords a model finds in a recording (or the microphone); or calibrate its threshold."""
+    params = dict(hop=args.hop, smoothing=args.smoothing, threshold=args.threshold, refractory=args.refractory)
+    if args.calibrate:
+        from sklkws.streaming import calibrate_main
+
+        params.pop("threshold")
+        calibrate_main(args.model, args.calibrate, target_fa_per_hour=args.target_fa, num_threads=args.threads,
+                       **params)
+        return 0
+    if args.plot:
+        from sklkws.streaming import timeline_main
+
+        if args.mic or args.audio is None:
+            raise ValueError("--plot draws the timeline of an audio file; give FILE (not --mic).")
+        timeline_main(args.model, args.audio, args.plot, num_threads=args.threads, **params)
+        return 0
     from sklkws.streaming import listen_main
 
     listen_main(args.model, args.audio, mic=args.mic, hop=args.hop, smoothing=args.smoothing,
@@ -148,6 +163,11 @@ def build_parser():
     p.add_argument("--smoothing", type=float, help="posterior smoothing window in seconds (default: stored, else 0.3)")
     p.add_argument("--threshold", type=float, help="default: the model's calibrated threshold, else 0.5")
     p.add_argument("--refractory", type=float, help="seconds before the same keyword fires again (default 1.0)")
+    p.add_argument("--plot", metavar="PNG", help="also draw the detection timeline of FILE (spectrogram, posteriors)")
+    p.add_argument("--calibrate", metavar="NEGATIVES_DIR",
+                   help="instead: choose the threshold meeting --target-fa on this keyword-free audio and store it "
+                        "in the .tflite model (listen then uses it by default)")
+    p.add_argument("--target-fa", type=float, default=1.0, help="false alarms per hour for --calibrate (default 1)")
     p.set_defaults(func=listen)
     return parser
 

@@ -10,15 +10,17 @@ and :func:`store_operating_point`.
 from ._stream_eval import (
     KeywordTruth,
     StreamingResult,
+    calibrate_main,
     calibrate_spotter,
     default_thresholds,
     evaluate_spotter,
     load_negative_audio,
     make_keyword_stream,
     store_operating_point,
+    timeline_main,
 )
 from .device._spotter import Event, KeywordSpotter, listen_main, microphone_chunks, read_wav
 
-__all__ = ["Event", "KeywordSpotter", "KeywordTruth", "StreamingResult", "calibrate_spotter", "default_thresholds",
+__all__ = ["Event", "KeywordSpotter", "KeywordTruth", "StreamingResult", "calibrate_main", "calibrate_spotter", "default_thresholds",
            "evaluate_spotter", "listen_main", "load_negative_audio", "make_keyword_stream", "microphone_chunks",
-           "read_wav", "store_operating_point"]
+           "read_wav", "store_operating_point", "timeline_main"]

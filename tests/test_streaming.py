@@ -150,3 +150,34 @@ def test_operating_point_round_trips_through_the_artifact(models, recording, tmp
                           refractory=2.0).detect(recording) == KeywordSpotter(copy).detect(recording)
     with pytest.raises(ValueError, match="threshold"):
         store_operating_point(copy, {"threshold": 2.0})
+
+
+def test_cli_calibrates_plots_and_listens_at_the_stored_point(models, recording, tmp_path, capsys):
+    import shutil
+
+    from sklkws.cli import main
+    from sklkws.export import read_metadata
+
+    _, compact, path = models
+    model = tmp_path / "kws.tflite"
+    shutil.copy(path, model)
+    negatives = tmp_path / "negatives"
+    negatives.mkdir()
+    rng = np.random.default_rng(7)
+    soundfile.write(negatives / "quiet.wav", (0.02 * rng.standard_normal(20 * SR)).astype(np.float32), SR,
+                    subtype="PCM_16")
+    soundfile.write(negatives / "tone.wav", recording[:3 * SR], SR, subtype="PCM_16")  # holds one 'low' keyword
+    assert main(["listen", str(model), "--calibrate", str(negatives), "--target-fa", "0"]) == 0
+    point = read_metadata(model)["operating_point"]
+    assert point["fa_per_hour"] == 0.0 and "stored in" in capsys.readouterr().out
+    spotter = KeywordSpotter(compact)
+    P = spotter.window_posteriors(recording[:3 * SR])
+    assert spotter.events_from_posteriors(P, threshold=point["threshold"]) == []  # the 'low' at 1.5 s: not fired
+    wav = tmp_path / "recording.wav"
+    soundfile.write(wav, recording, SR, subtype="PCM_16")
+    png = tmp_path / "timeline.png"
+    assert main(["listen", str(model), str(wav), "--plot", str(png)]) == 0
+    assert png.stat().st_size > 0
+    printed = capsys.readouterr().out
+    expected = KeywordSpotter(compact, threshold=point["threshold"]).detect(recording)
+    assert f"{len(expected)} keyword(s)" in printed  # the stored threshold is the default
