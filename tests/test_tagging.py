@@ -155,3 +155,64 @@ def test_fine_tuning_starts_from_the_pretrained_weights():
                     kerastwobranchclassifier__random_state=1)
     pipe.fit(curated, Y_curated)
     assert not all(np.array_equal(a, b) for a, b in zip(cold.weights, pretrained))
+
+
+# --------------------------------------------------------------- the ESC-10 benchmark's modes
+
+
+def _tagging_benchmark():
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "tagging.py"
+    spec = importlib.util.spec_from_file_location("tagging_benchmark", script)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
+def test_esc10_benchmark_row_on_a_tiny_folder(tmp_path, capsys):
+    """``benchmarks/tagging.py --data``: one ablation row on official-style folds, saved and reported."""
+    import soundfile as sf
+
+    bench = _tagging_benchmark()
+    rng = np.random.default_rng(0)
+    sr = 22050
+    for label, freq in (("001 - Low", 300.0), ("002 - High", 3000.0), ("003 - Noise", None)):
+        (tmp_path / "data" / label).mkdir(parents=True)
+        for fold in (1, 2):
+            for take in "AB":
+                n = int(sr * rng.uniform(0.8, 1.2))
+                x = rng.normal(0, 0.1, n) if freq is None else 0.3 * np.sin(2 * np.pi * freq * np.arange(n) / sr)
+                sf.write(tmp_path / "data" / label / f"{fold}-{take}{freq}.wav", x, sr)
+    out = tmp_path / "rows"
+    bench.main(["--data", str(tmp_path / "data"), "--rows", "full", "--folds", "1", "--epochs", "1",
+                "--crop", "0.5", "--filters", "4", "4", "4", "4", "--out", str(out)])
+    row = np.load(out / "full.npz", allow_pickle=True)
+    assert list(row["fold"]) == [1, 1, 2, 2] * 3 and list(row["done"]) == [True, True, False, False] * 3
+    np.testing.assert_allclose(row["tta"][row["done"]].sum(axis=1), 1, atol=1e-5)  # softmax per clip
+    assert not row["tta"][~row["done"]].any()  # fold 2 was not run
+    assert "| full | 1 |" in capsys.readouterr().out
+
+
+def test_esc10_benchmark_pairs_and_ensemble_report(tmp_path, capsys):
+    bench = _tagging_benchmark()
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.array(["a", "b", "c"], dtype=object), 8)
+    X = rng.normal(size=(24, 50)).astype(np.float32)
+    mixed, Y = bench.esc_pairs(X, y, np.arange(0, 24, 2), rng)
+    assert mixed.shape == (12, 50) and (Y.sum(axis=1) == 2).all()  # two different classes in each clip
+    assert (Y[np.arange(12), np.searchsorted(["a", "b", "c"], y[::2])] == 1).all()  # its own label is one
+    assert np.abs(mixed).max() <= 1
+    # Two saved rows over all folds: the report prints both and the mean vs stacker line.
+    fold = np.tile([1, 2, 3], 8)
+    onehot = (y[:, None] == np.array(["a", "b", "c"])[None, :]).astype(float)
+    for name, noise in (("full", 0.3), ("no_se", 0.6)):
+        tta = np.abs(onehot + rng.normal(0, noise, onehot.shape))
+        tta /= tta.sum(axis=1, keepdims=True)
+        np.savez(tmp_path / f"{name}.npz", y=y, fold=fold, done=np.ones(24, bool), tta=tta, single=tta,
+                 classes=np.array(["a", "b", "c"], dtype=object), seconds=60.0)
+    bench.esc_report(str(tmp_path), list(bench.ESC_ROWS))
+    text = capsys.readouterr().out
+    assert "| full | 1,2,3 |" in text and "| no_se | 1,2,3 |" in text
+    assert "ensemble of 2 rows (full, no_se)" in text and "NeuralStacker" in text
