@@ -56,13 +56,41 @@ def register_architecture(name):
     return decorator
 
 
+#: Built-in architectures whose builder lives with the estimator it serves, name -> module.
+#: The module registers the builder when imported; :func:`get_architecture` imports it on
+#: first use, so ``arch="two_branch"`` works without importing :mod:`sklkws.ensemble` first
+#: (importing it here would be circular: the ensemble builds on :mod:`sklkws.models`).
+_DEFERRED = {"two_branch": "sklkws.ensemble._two_branch"}
+
+
 def get_architecture(name):
-    """Return the builder registered as ``name``, or raise a ValueError listing the names."""
+    """Return the builder registered as ``name``, or raise a ValueError listing the names.
+
+    Parameters
+    ----------
+    name : str
+        Key of :data:`ARCHITECTURES`, or a built-in name registered by a module
+        imported on first use (``"two_branch"``).
+
+    Returns
+    -------
+    build : callable
+        ``build(input_shape, n_outputs, **hyper) -> keras.Model``.
+
+    Examples
+    --------
+    >>> get_architecture("two_branch").__name__
+    'build_two_branch'
+    """
+    if isinstance(name, str) and name not in ARCHITECTURES and name in _DEFERRED:
+        import importlib
+
+        importlib.import_module(_DEFERRED[name])
     try:
         return ARCHITECTURES[name]
     except (KeyError, TypeError):
         raise ValueError(
-            f"Unknown architecture {name!r}; registered: {sorted(ARCHITECTURES)}."
+            f"Unknown architecture {name!r}; registered: {sorted(set(ARCHITECTURES) | set(_DEFERRED))}."
         ) from None
 
 
