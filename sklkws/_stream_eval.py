@@ -537,13 +537,9 @@ def store_operating_point(model_path, point):
 
 
 def _load_model(model, num_threads=1):
-    if str(model).endswith(".tflite"):
-        from .device._compact import CompactClassifier
+    from .device._compact import load_model
 
-        return CompactClassifier(model, num_threads=num_threads)
-    import joblib
-
-    return joblib.load(model)
+    return load_model(model, num_threads=num_threads)
 
 
 def timeline_main(model, audio, path, *, num_threads=1, verbose=True, **spotter_params):

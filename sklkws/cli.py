@@ -108,7 +108,7 @@ def listen(args):
             raise ValueError("--plot draws the timeline of an audio file; give FILE (not --mic).")
         timeline_main(args.model, args.audio, args.plot, num_threads=args.threads, **params)
         return 0
-    from sklkws.streaming import listen_main
+    from sklkws.device._spotter import listen_main  # device side: no scikit-learn import on a Pi
 
     listen_main(args.model, args.audio, mic=args.mic, hop=args.hop, smoothing=args.smoothing,
                 threshold=args.threshold, refractory=args.refractory, num_threads=args.threads,

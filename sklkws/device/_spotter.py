@@ -595,14 +595,9 @@ def listen_main(model, audio=None, *, mic=False, hop=None, smoothing=None, thres
     """
     if (audio is None) == (not mic):
         raise ValueError("Give either an audio file or --mic (not both).")
-    if str(model).endswith(".tflite"):
-        from ._compact import CompactClassifier
+    from ._compact import load_model
 
-        classifier = CompactClassifier(model, num_threads=num_threads)
-    else:
-        import joblib
-
-        classifier = joblib.load(model)
+    classifier = load_model(model, num_threads=num_threads)
     spotter = KeywordSpotter(classifier, keywords=keywords, hop=hop, smoothing=smoothing, threshold=threshold,
                              refractory=refractory)
 
