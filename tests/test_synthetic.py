@@ -180,7 +180,8 @@ def test_groups_are_speakers_usable_for_group_kfold(small):
 
 def test_word_lies_inside_the_clip_where_reported():
     X, y, _, meta = make_synthetic_commands(
-        ["left", "right"], 5, n_unknown=4, n_silence=0, snr_db=None, random_state=1, return_meta=True
+        ["left", "right"], 5, n_unknown=4, n_silence=0, snr_db=None, reverb=0, band_limit=0, random_state=1,
+        return_meta=True,
     )
     onset, length = meta["onset"], meta["length"]
     assert (onset >= 0).all() and (onset + length <= X.shape[1]).all()
@@ -197,7 +198,8 @@ def test_word_lies_inside_the_clip_where_reported():
 
 def test_noise_follows_snr_and_silence_has_no_speech():
     X, y, _, meta = make_synthetic_commands(
-        ["stop", "go"], 8, n_unknown=4, n_silence=12, snr_db=20, random_state=2, return_meta=True
+        ["stop", "go"], 8, n_unknown=4, n_silence=12, snr_db=20, reverb=0, band_limit=0, random_state=2,
+        return_meta=True,
     )
     speech = y != SILENCE
     positions = np.arange(X.shape[1])
@@ -228,7 +230,8 @@ def test_background_recordings_as_noise(rng):
     # A hum recording: silence clips must be cuts of it.
     t = np.arange(3 * 16000) / 16000
     hum = (0.3 * np.sin(2 * np.pi * 50 * t) + 0.1 * np.sin(2 * np.pi * 150 * t)).astype(np.float32)
-    X, y, _, meta = make_synthetic_commands(["on"], 4, n_silence=6, noise=[hum], random_state=0, return_meta=True)
+    X, y, _, meta = make_synthetic_commands(["on"], 4, n_silence=6, noise=[hum], band_limit=0, random_state=0,
+                                             return_meta=True)
     silence = X[y == SILENCE].astype(np.float64)
     spectrum = np.abs(np.fft.rfft(silence, axis=1))
     assert (spectrum.argmax(axis=1) == 50).all()  # 1 Hz bins: the 50 Hz hum dominates
@@ -237,7 +240,8 @@ def test_background_recordings_as_noise(rng):
 
 def test_real_background_noise(speech_commands_dir):
     recordings = load_background_noise(speech_commands_dir)
-    X, y, _, meta = make_synthetic_commands(["on"], 3, n_silence=8, noise=recordings, random_state=0, return_meta=True)
+    X, y, _, meta = make_synthetic_commands(["on"], 3, n_silence=8, noise=recordings, band_limit=0, random_state=0,
+                                             return_meta=True)
     assert np.isfinite(X).all() and np.abs(X).max() <= 1.0
     assert set(meta["noise"]) <= set(range(len(recordings))) and len(set(meta["noise"])) > 1
     # Each silence clip is, up to scale and mean, the cut of the recording it names.
@@ -333,3 +337,32 @@ def test_transfers_to_real_speech(speech_commands_dir):
             labels.append(label)
     score = balanced_accuracy_score(labels, model.predict(_pooled_log_bands(np.stack(clips))))
     assert score > 2 / len(SPEECH_COMMANDS_12), score
+
+
+def test_reverberation_and_band_limiting():
+    kwargs = dict(words=["yes", "no"], n_per_word=6, n_unknown=0, n_silence=4, snr_db=None, random_state=3,
+                  return_meta=True)
+    dry, y, _, _ = make_synthetic_commands(reverb=0, band_limit=0, **kwargs)
+    X, y2, _, meta = make_synthetic_commands(reverb=1, band_limit=1, **kwargs)
+    np.testing.assert_array_equal(y, y2)
+    speech = y != SILENCE
+    assert np.all((meta["rt60"][speech] >= 0.1) & (meta["rt60"][speech] <= 0.8))
+    assert np.all(meta["rt60"][~speech] == 0)
+    low, high = meta["band"].T
+    assert np.all((low >= 80) & (low <= 400) & (high >= 2500) & (high <= 7000))
+    # The room's tail rings on after the (dry) word ends: energy after it that the dry clip lacks.
+    positions = np.arange(X.shape[1])
+    after = (positions >= (meta["onset"] + meta["length"])[:, None]) & (positions < X.shape[1])
+    rows = np.flatnonzero(speech & (after.sum(1) > 1600))
+    assert rows.size
+    tail = np.where(after, X.astype(np.float64) ** 2, 0).sum(1)
+    dry_tail = np.where(after, dry.astype(np.float64) ** 2, 0).sum(1)
+    assert np.all(tail[rows] > 100 * dry_tail[rows] + 1e-9)
+    # Band-limited: little energy above the high corner compared with the full-band clip.
+    spec, dry_spec = (np.abs(np.fft.rfft(a[speech], axis=1)) ** 2 for a in (X, dry))
+    freqs = np.fft.rfftfreq(X.shape[1], 1 / 16000)
+    above = freqs[None, :] > 1.5 * high[speech, None]
+    ratio = np.where(above, spec, 0).sum(1) / np.where(above, dry_spec, 0).sum(1).clip(1e-12)
+    assert np.median(ratio) < 0.05
+    with pytest.raises(ValueError, match="reverb must be a fraction"):
+        make_synthetic_commands(["yes"], 2, reverb=1.5)

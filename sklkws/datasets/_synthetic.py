@@ -50,6 +50,9 @@ _PEAK_RANGE = (0.1, 0.9)  # word peak amplitude, drawn log-uniformly
 _SILENCE_RMS_DB = (-70.0, -20.0)  # noise level of _silence_ clips, dBFS (real ones: about -68 to -12)
 _FADE_S = 0.005  # fade at cut edges, so trimmed words do not click
 _BATCH = 1024  # noise is generated in batches of this many clips (bounded memory)
+_RT60_RANGE = (0.1, 0.8)  # reverberation time of the synthetic rooms, s (small office to living room)
+_LOW_CUT_HZ = (80.0, 400.0)  # band-limited clips: low corner, drawn log-uniformly
+_HIGH_CUT_HZ = (2500.0, 7000.0)  # and high corner (a phone line passes 300-3400 Hz)
 
 
 def _check_words(words, name):
@@ -147,26 +150,67 @@ def _check_noise(noise, n_samples):
 
 
 def _colored_noise(colors, n_samples, rng):
-    """Unit-RMS float32 noise, one row per entry of ``colors``, shaped in the frequency domain.
+    """Unit-RMS float32 noise, one row per entry of ``colors`` ("white" / "pink" / "brown").
 
-    ``colors`` is an array of "white" / "pink" / "brown"; ``rng`` a Generator or RandomState.
+    The noise itself is :func:`sklkws.augment.coloured_noise` (one source for the
+    colour shaping): one long stretch per colour, cut into rows, so the FFT runs
+    once per colour rather than once per clip. ``rng`` a Generator or RandomState.
     """
+    from ..augment._noise import coloured_noise
+
     colors = np.asarray(colors)
-    shape = (len(colors), n_samples)
-    if isinstance(rng, np.random.Generator):
-        noise = rng.standard_normal(shape, dtype=np.float32)
-    else:  # a RandomState, as other synthetic datasets pass
-        noise = rng.standard_normal(shape).astype(np.float32)
-    freqs = np.fft.rfftfreq(n_samples).astype(np.float32)
-    freqs[0] = freqs[min(1, freqs.size - 1)] or 1.0  # no infinite DC gain
-    # Amplitude slope: pink has power 1/f, brown 1/f^2; white stays as drawn.
-    for color, slope in (("pink", 0.5), ("brown", 1.0)):
+    noise = np.empty((len(colors), n_samples), dtype=np.float32)
+    if not isinstance(rng, np.random.Generator):  # a RandomState, as other synthetic datasets pass
+        rng = np.random.default_rng(rng.randint(2**32, dtype=np.uint64))
+    for color in NOISE_COLORS:  # three colours at most: not a loop over clips
         rows = np.flatnonzero(colors == color)
         if rows.size:
-            spectrum = sp_fft.rfft(noise[rows], axis=1) * freqs**-slope
-            noise[rows] = sp_fft.irfft(spectrum, n=n_samples, axis=1)
+            noise[rows] = coloured_noise(rows.size * n_samples, color, rng).reshape(rows.size, n_samples)
     noise -= noise.mean(axis=1, keepdims=True)
     return noise / np.maximum(np.sqrt(np.mean(noise**2, axis=1, keepdims=True)), 1e-12)
+
+
+def _room_responses(rt60, sample_rate, rng):
+    """Synthetic room impulse responses, one row per RT60 (seconds), unit energy.
+
+    Exponentially decaying Gaussian noise (the late reverberation of a diffuse
+    room, 60 dB down after ``rt60``) behind a unit direct path, so the dry word
+    stays the loudest arrival.
+    """
+    rt60 = np.asarray(rt60, dtype=np.float64)
+    length = max(1, int(np.ceil(rt60.max(initial=0.0) * sample_rate)))
+    t = np.arange(length) / sample_rate
+    decay = np.exp(-6.9 * t[None, :] / np.maximum(rt60[:, None], 1e-3))  # ln(1000) = 6.9: -60 dB at rt60
+    rir = (rng.standard_normal((rt60.size, length)) * decay * 0.3).astype(np.float32)
+    rir[:, 0] = 1.0
+    return rir / np.sqrt(np.sum(rir.astype(np.float64) ** 2, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _reverberate(X, rows, rt60, sample_rate, rng):
+    """Convolve ``X[rows]`` with synthetic rooms in place (one batched FFT convolution), keeping the peak."""
+    from scipy.signal import fftconvolve
+
+    for batch in batch_slices(rows.size, 256):  # bounded memory: the padded FFT block of 256 clips
+        r = rows[batch]
+        dry = X[r]
+        wet = fftconvolve(dry, _room_responses(rt60[batch], sample_rate, rng), axes=1)[:, : X.shape[1]]
+        peak_dry = np.abs(dry).max(axis=1, keepdims=True)
+        peak_wet = np.maximum(np.abs(wet).max(axis=1, keepdims=True), 1e-12)
+        X[r] = (wet * (peak_dry / peak_wet)).astype(np.float32)
+
+
+def _band_limit(X, rows, low_hz, high_hz, sample_rate):
+    """Band-pass ``X[rows]`` in place like a cheap microphone: smooth (raised-cosine) edges, one FFT."""
+    for batch in batch_slices(rows.size, _BATCH):
+        r = rows[batch]
+        spec = sp_fft.rfft(X[r], axis=1)
+        freqs = np.fft.rfftfreq(X.shape[1], d=1.0 / sample_rate)[None, :]
+        lo, hi = low_hz[batch, None], high_hz[batch, None]
+        # Raised-cosine edges an octave wide (half below, half above each corner).
+        rise = np.clip(np.log2(np.maximum(freqs, 1.0) / lo) + 0.5, 0.0, 1.0)
+        fall = np.clip(0.5 - np.log2(np.maximum(freqs, 1.0) / hi), 0.0, 1.0)
+        gain = (0.5 - 0.5 * np.cos(np.pi * rise)) * (0.5 - 0.5 * np.cos(np.pi * fall))
+        X[r] = sp_fft.irfft(spec * gain, n=X.shape[1], axis=1).astype(np.float32)
 
 
 def _recording_noise(recordings, which, n_samples, rng):
@@ -257,6 +301,8 @@ def make_synthetic_commands(
     duration=1.0,
     snr_db=(5.0, 30.0),
     noise=None,
+    reverb=0.3,
+    band_limit=0.3,
     shuffle=True,
     random_state=None,
     return_meta=False,
@@ -309,6 +355,15 @@ def make_synthetic_commands(
         Noise colours drawn per clip from ``"white"``, ``"pink"``, ``"brown"``
         (``None`` means all three), or background recordings at ``sample_rate``
         cut at random, e.g. the dict :func:`load_background_noise` returns.
+    reverb : float, default=0.3
+        Fraction of word clips said in a synthetic room: the word is convolved
+        (:func:`scipy.signal.fftconvolve`, batched) with a room impulse response of
+        exponentially decaying noise, RT60 drawn in [0.1, 0.8] s, before the noise
+        is added. 0 keeps every word dry.
+    band_limit : float, default=0.3
+        Fraction of clips (word and noise, silence too) band-passed like a cheap
+        microphone: raised-cosine edges at a low corner in [80, 400] Hz and a high
+        corner in [2.5, 7] kHz (capped below Nyquist), drawn log-uniformly.
     shuffle : bool, default=True
         Shuffle the clips; otherwise they come grouped by label in the order
         ``words``, ``_unknown_``, ``_silence_``.
@@ -320,7 +375,10 @@ def make_synthetic_commands(
         ``"onset"`` and ``"length"`` (the word's first sample and length in
         samples; -1 and 0 for silence), ``"snr_db"`` (NaN for silence and for
         ``snr_db=None``), ``"noise"`` (colour or recording index) and
-        ``"noise_offset"`` (first sample of the recording cut, -1 otherwise).
+        ``"noise_offset"`` (first sample of the recording cut, -1 otherwise),
+        ``"rt60"`` (the room's reverberation time in s, 0 for a dry word) and
+        ``"band"`` (an (n_clips, 2) array of the band-pass corners in Hz, 0 for
+        a full-band clip).
 
     Returns
     -------
@@ -376,6 +434,9 @@ def make_synthetic_commands(
     voices = _check_voices(voices)
     snr_db = _check_snr(snr_db)
     noise_kind, noise_sources = _check_noise(noise, n_samples)
+    for name, value in (("reverb", reverb), ("band_limit", band_limit)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
+            raise ValueError(f"{name} must be a fraction of clips in [0, 1], got {value!r}.")
     rs = check_random_state(random_state)
 
     # Object arrays of str, like load_speech_commands.
@@ -404,6 +465,10 @@ def make_synthetic_commands(
     snr = rs.uniform(*snr_db, size=n) if snr_db is not None else np.full(n, np.nan)
     silence_rms = 10 ** (rs.uniform(*_SILENCE_RMS_DB, size=n) / 20)
     source = rs.randint(len(noise_sources), size=n)
+    rt60 = np.where((rs.uniform(size=n) < reverb) & ~silent, rs.uniform(*_RT60_RANGE, size=n), 0.0)
+    banded = rs.uniform(size=n) < band_limit
+    low_hz = np.where(banded, np.exp(rs.uniform(*np.log(_LOW_CUT_HZ), size=n)), 0.0)
+    high_hz = np.where(banded, np.minimum(np.exp(rs.uniform(*np.log(_HIGH_CUT_HZ), size=n)), 0.45 * sample_rate), 0.0)
 
     X = np.zeros((n, n_samples), dtype=np.float32)
     onset = np.full(n, -1)
@@ -419,14 +484,18 @@ def make_synthetic_commands(
         X[i, onset[i] : onset[i] + wave.size] = wave
         speech_rms[i] = np.sqrt(np.mean(np.square(wave, dtype=np.float64)))
 
+    # A Generator seeded from the draws above: its float32 normals are much faster.
+    rng = np.random.default_rng(rs.randint(2**32, dtype=np.uint64))
+    wet = np.flatnonzero((rt60 > 0) & (length > 0))
+    if wet.size:
+        _reverberate(X, wet, rt60[wet], sample_rate, rng)
+
     if snr_db is None:
         level = np.where(silent, silence_rms, 0.0)
     else:
         level = np.where(silent, silence_rms, speech_rms / 10 ** (snr / 20))
     noisy = np.flatnonzero(level > 0)
     noise_offset = np.full(n, -1)
-    # A Generator seeded from the draws above: its float32 normals are much faster.
-    rng = np.random.default_rng(rs.randint(2**32, dtype=np.uint64))
     for batch in batch_slices(noisy.size, _BATCH):
         rows = noisy[batch]
         if noise_kind == "colors":
@@ -435,6 +504,8 @@ def make_synthetic_commands(
             unit, noise_offset[rows] = _recording_noise(noise_sources, source[rows], n_samples, rng)
         unit *= level[rows, None].astype(np.float32)
         X[rows] += unit
+    if banded.any():
+        _band_limit(X, np.flatnonzero(banded), low_hz[banded], high_hz[banded], sample_rate)
     # Loud word plus noise can pass full scale: scale such clips down rather than clip them.
     X /= np.maximum(np.abs(X).max(axis=1, keepdims=True), 1.0)
 
@@ -453,5 +524,7 @@ def make_synthetic_commands(
         if noise_kind == "colors"
         else source,
         "noise_offset": noise_offset,
+        "rt60": np.where(length > 0, rt60, 0.0),
+        "band": np.stack([low_hz, high_hz], axis=1),
     }
     return X, labels, groups, meta
