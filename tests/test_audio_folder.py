@@ -206,3 +206,20 @@ def test_real_esc10_official_folds():
     values, counts = np.unique(fold, return_counts=True)
     assert list(values) == ["1", "2", "3", "4", "5"] and set(counts) == {80}
     assert len(set(y)) == 10 and np.abs(X).max(axis=1).min() > 100
+
+
+def test_speech_commands_dangling_link_and_non_utf8_name(tmp_path):
+    sr = 16000
+    _write(tmp_path, "yes/aaaa1111_nohash_0.wav", _tone(sr, sr), sr)
+    os.symlink(tmp_path / "gone.wav", tmp_path / "yes" / "bbbb2222_nohash_0.wav")
+    with pytest.raises(ValueError, match="Dangling symbolic link.*bbbb2222_nohash_0.wav"):
+        load_speech_commands(tmp_path)
+    with pytest.warns(UserWarning, match="Skipped 1 dangling symbolic link.*bbbb2222"):
+        X, _, groups = load_speech_commands(tmp_path, on_error="warn")
+    assert list(groups) == ["aaaa1111"]
+    os.remove(tmp_path / "yes" / "bbbb2222_nohash_0.wav")
+    broken = os.fsencode(tmp_path / "yes") + b"/caf\xe9_nohash_0.wav"
+    with open(broken, "wb") as handle:
+        handle.write(b"garbage")
+    with pytest.raises(ValueError, match=r"Cannot decode audio file .*caf\\xe9_nohash_0.wav"):
+        load_speech_commands(tmp_path)
