@@ -150,3 +150,112 @@ def test_low_rate_short_clips_still_accepted():
     X = np.random.default_rng(0).uniform(-1, 1, size=(20, 8))
     assert MelFeatures(n_fft=8, hop_length=2, n_mels=3, sample_rate=100).fit_transform(X).shape[0] == 20
     assert Preemphasis().fit_transform(X).shape == (20, 8)
+
+
+# -- 1, 5: checkpoints never resume a stale model and survive corruption -------------
+
+CKPT_PARAMS = dict(arch_params={"n_blocks": 1, "filters": 4, "kernel_size": 3}, epochs=1, batch_size=32,
+                   run_eagerly=True, random_state=0)
+
+
+def _ckpt_clips():
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.array(["high", "low"]), 65)  # 130 clips: more than the 64 once sampled
+    X = np.sin(np.select([y == "low"], [0.02], 0.12)[:, None] * np.arange(200) * 2 * np.pi)
+    return (X + 0.3 * rng.standard_normal(X.shape)).astype(np.float32), y
+
+
+def _fit(ckpt, X, y, **params):
+    from sklkws.models import KerasResNetClassifier
+
+    return KerasResNetClassifier(**{**CKPT_PARAMS, **params}, checkpoint_dir=ckpt).fit(X, y)
+
+
+def test_checkpoint_fingerprint_covers_every_clip_and_elided_parameters(tmp_path):
+    import warnings
+
+    keras = pytest.importorskip("keras")  # noqa: F841
+    X, y = _ckpt_clips()
+    ckpt = tmp_path / "ckpt"
+    noise = np.random.default_rng(1).standard_normal(5000).astype(np.float32)
+    _fit(ckpt, X, y, augment=AddNoise(noise=[noise]))
+
+    X2 = X.copy()
+    X2[1, 100] += 0.5  # clip 1: not among the evenly spaced clips hashed before
+    with pytest.warns(UserWarning, match="from other data or parameters"):
+        _fit(ckpt, X2, y, augment=AddNoise(noise=[noise]))
+
+    noise2 = noise.copy()
+    noise2[2500] = 3.0  # repr(AddNoise(noise=[noise2])) is that of AddNoise(noise=[noise])
+    assert repr(AddNoise(noise=[noise2])) == repr(AddNoise(noise=[noise]))
+    with pytest.warns(UserWarning, match="from other data or parameters"):
+        _fit(ckpt, X2, y, augment=AddNoise(noise=[noise2]))
+
+    # The same data and parameters: the finished model is returned, silently.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        _fit(ckpt, X2, y, augment=AddNoise(noise=[noise2.copy()]))
+
+
+def test_fingerprint_covers_weights_groups_and_nested_estimators():
+    from sklkws.models._checkpoint import fingerprint
+
+    X, y = np.zeros((3, 10), np.float32), np.array([0, 1, 0])
+    base = fingerprint((X, y, None, None), {"augment": Gain(gain_db=3.0)})
+    assert base == fingerprint((X.copy(), y.copy(), None, None), {"augment": Gain(gain_db=3.0)})
+    assert base != fingerprint((X, y, np.ones(3), None), {"augment": Gain(gain_db=3.0)})
+    assert base != fingerprint((X, y, None, np.arange(3)), {"augment": Gain(gain_db=3.0)})
+    assert base != fingerprint((X, y, None, None), {"augment": Gain(gain_db=4.0)})
+    fitted = Gain(gain_db=3.0)
+    fitted.fit_resample(np.ones((2, 10), np.float32), [0, 1])  # fitted attributes are not parameters
+    assert base == fingerprint((X, y, None, None), {"augment": fitted})
+    # An unpicklable parameter falls back to its repr rather than failing.
+    import threading
+
+    lock = threading.Lock()
+    assert fingerprint((X, y), {"f": lock}) == fingerprint((X, y), {"f": lock})
+
+
+def _corrupt_state_missing_key(ckpt):
+    import json
+
+    state = json.loads((ckpt / "state.json").read_text())
+    del state["fingerprint"]
+    (ckpt / "state.json").write_text(json.dumps(state))
+
+
+def _corrupt_state_garbage(ckpt):
+    (ckpt / "state.json").write_bytes(b'{"epoch": 0, "compl')
+
+
+def _corrupt_model_truncated(ckpt):
+    model = next(ckpt.glob("epoch-*.keras"))
+    model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])
+
+
+def _corrupt_model_contents(ckpt):
+    import zipfile
+
+    model = next(ckpt.glob("epoch-*.keras"))
+    with zipfile.ZipFile(model, "w") as archive:  # a sound zip that is no Keras model
+        archive.writestr("config.json", "{}")
+
+
+def test_corrupt_checkpoint_set_aside_and_training_starts_afresh(tmp_path):
+    import json
+
+    pytest.importorskip("keras")
+    X, y = _ckpt_clips()
+    ckpt = tmp_path / "ckpt"
+    _fit(ckpt, X, y)
+    corruptions = [_corrupt_state_missing_key, _corrupt_state_garbage, _corrupt_model_truncated,
+                   _corrupt_model_contents]
+    for n, corrupt in enumerate(corruptions, start=1):
+        corrupt(ckpt)
+        with pytest.warns(UserWarning, match=r"Checkpoint in .* is unusable \(.*\); moved it to .*corrupt-"):
+            clf = _fit(ckpt, X, y)
+        assert clf.n_epochs_ == 1, corrupt.__name__
+        state = json.loads((ckpt / "state.json").read_text())  # a fresh, complete checkpoint
+        assert state["complete"] and (ckpt / state["model_file"]).is_file(), corrupt.__name__
+        aside = list(ckpt.glob("corrupt-*"))
+        assert sum(len(list(d.iterdir())) for d in aside) >= n, corrupt.__name__

@@ -129,7 +129,9 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
     checkpoint_dir : str or path-like, default=None
         Save model, optimizer and history after every epoch; a ``fit`` with the same
         folder, data and parameters resumes after the last finished epoch (or
-        returns the finished model). Different data or parameters start afresh.
+        returns the finished model). Different data (any clip, label, weight or
+        group) or parameters start afresh, with a warning, as does a corrupt
+        checkpoint (set aside in a ``corrupt-*`` subfolder).
     verbose : int, default=0
         Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch.
     run_eagerly : bool, default=False
@@ -424,10 +426,12 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
         state, fingerprint = None, None
         if self.checkpoint_dir is not None:
             Path(self.checkpoint_dir).mkdir(parents=True, exist_ok=True)
-            params = {k: repr(v) for k, v in self.get_params(deep=False).items() if k not in _NOT_FINGERPRINTED}
+            params = {k: v for k, v in self.get_params(deep=False).items() if k not in _NOT_FINGERPRINTED}
             if teachers is not None:  # another teacher is another training run
-                params["teacher"] = repr((teacher_weight, [_checkpoint.weights_digest(m) for m in teachers]))
-            fingerprint = _checkpoint.fingerprint(X, Y, params)
+                params["teacher"] = (teacher_weight, [_checkpoint.weights_digest(m) for m in teachers])
+            # All of X, the targets, the weights and the groups (the validation split):
+            # any change to what is trained on starts afresh.
+            fingerprint = _checkpoint.fingerprint((X, Y, w, groups), params)
             state = _checkpoint.load_state(self.checkpoint_dir)
             if state is not None and state["fingerprint"] != fingerprint:
                 warnings.warn(
@@ -455,7 +459,7 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
             validation = (Xv, Y[val])
 
         keras.utils.set_random_seed(seed)
-        model, history, initial_epoch = self._initial_model(state, feature_shape, batches.steps_per_epoch)
+        model, history, initial_epoch, state = self._initial_model(state, feature_shape, batches.steps_per_epoch)
         callbacks = self._callbacks(validation is not None)
         checkpoint = None
         if self.checkpoint_dir is not None:
@@ -500,13 +504,19 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
         return [member.model_ for member in teachers]
 
     def _initial_model(self, state, feature_shape, steps_per_epoch):
-        """(model, history so far, first epoch): resumed, warm-started or fresh."""
+        """(model, history so far, first epoch, state): resumed, warm-started or fresh.
+
+        ``state`` comes back None when its model could not be loaded (set aside, with a
+        warning): training then starts afresh.
+        """
         if state is not None:
             model = _checkpoint.load_checkpoint_model(self.checkpoint_dir, state)
-            model.run_eagerly = self.run_eagerly
-            if self.verbose:
-                print(f"Resuming from {self.checkpoint_dir} after epoch {state['epoch'] + 1}.")
-            return model, state["history"], state["epoch"] + 1
+            if model is not None:
+                model.run_eagerly = self.run_eagerly
+                if self.verbose:
+                    print(f"Resuming from {self.checkpoint_dir} after epoch {state['epoch'] + 1}.")
+                return model, state["history"], state["epoch"] + 1, state
+            state = None
         n_outputs = len(self.classes_)
         old = getattr(self, "model_", None) if self.warm_start else None
         if old is not None and (tuple(old.input_shape[1:]) != tuple(feature_shape)
@@ -526,7 +536,7 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
                     hyper[name] = float(getattr(self, name))
             model = build_model(self._resolve_arch(feature_shape), feature_shape, n_outputs, **hyper)
         self._compile(model, steps_per_epoch)
-        return model, {}, 0
+        return model, {}, 0, None
 
     # ------------------------------------------------------------------- prediction
 

@@ -5,18 +5,30 @@ After every epoch the model (weights, optimizer state and step counter) goes to 
 fingerprint of data and parameters) is replaced atomically to point at it. A crash
 at any moment leaves ``state.json`` naming a complete model file: the last finished
 epoch is never lost and never half-written.
+
+A checkpoint that cannot be used (unreadable or incomplete ``state.json``, a missing
+or truncated model file: a disk filled up, a copy cut short, a hand edit) is set
+aside in a ``corrupt-*`` subfolder with a warning, and training starts afresh.
 """
 
 import hashlib
 import json
 import os
 import tempfile
+import time
+import warnings
+import zipfile
 from pathlib import Path
 
+import joblib
 import keras
 import numpy as np
 
 STATE_FILE = "state.json"
+
+#: What ``state.json`` must hold, and of which type, to be resumed from.
+_STATE_KEYS = {"epoch": int, "complete": bool, "model_file": str, "seed": int, "fingerprint": str,
+               "history": dict}
 
 
 def _atomic_write(path, write):
@@ -34,18 +46,52 @@ def _atomic_write(path, write):
             os.remove(tmp)
 
 
-def fingerprint(X, y, params):
-    """A hash of the training data and the parameters that shape the model and its training.
+def _param_token(value):
+    """A hashable stand-in for a parameter value: estimators by their class and parameters.
 
-    ``X`` is sampled (64 evenly spaced clips plus its shape) so that hashing a
-    105k-clip set costs milliseconds; ``y`` is hashed whole.
+    An estimator given as a parameter (a front end, an augmenter) is described by what
+    ``get_params`` says, not by its pickle, so that its fitted attributes and caches
+    do not make the same parameters look different.
     """
-    h = hashlib.sha256()
-    h.update(repr(X.shape).encode())
-    h.update(np.ascontiguousarray(X[:: max(1, len(X) // 64)]).tobytes())
-    h.update(np.ascontiguousarray(y).tobytes())
-    h.update(repr(sorted(params.items())).encode())
-    return h.hexdigest()
+    if hasattr(value, "get_params") and not isinstance(value, type):
+        cls = type(value)
+        params = value.get_params(deep=False)
+        return ("estimator", f"{cls.__module__}.{cls.__qualname__}", {k: _param_token(v) for k, v in params.items()})
+    if isinstance(value, dict):
+        return {k: _param_token(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value).__name__, [_param_token(v) for v in value]
+    return value
+
+
+def fingerprint(data, params):
+    """A hash of all the training data and all the parameters that shape the model and its training.
+
+    Every byte counts, whole arrays included (``joblib.hash`` hashes numpy buffers in
+    place, about a second per GB): the few evenly spaced clips hashed before this let
+    a change to any other clip resume a stale model, and ``repr`` elides long arrays
+    such as background recordings.
+
+    Parameters
+    ----------
+    data : tuple of array-like or None
+        Everything fitted on: X, the targets, sample weights, groups.
+    params : dict
+        Parameter name to value (estimators among them are described by their class
+        and parameters); values that cannot be pickled fall back to their ``repr``.
+
+    Returns
+    -------
+    digest : str
+    """
+    tokens = {}
+    for name, value in sorted(params.items()):
+        token = _param_token(value)
+        try:
+            tokens[name] = joblib.hash(token)
+        except Exception:  # unpicklable (a lambda, a live model): the best stand-in left
+            tokens[name] = repr(value)
+    return joblib.hash((tuple(None if a is None else np.asarray(a) for a in data), tokens))
 
 
 def weights_digest(estimator):
@@ -59,18 +105,80 @@ def weights_digest(estimator):
     return h.hexdigest()
 
 
+def set_aside(directory, reason):
+    """Move an unusable checkpoint into a ``corrupt-*`` subfolder, warn, and return that folder."""
+    directory = Path(directory)
+    # A fresh folder each time: an earlier set-aside checkpoint is never overwritten.
+    target = Path(tempfile.mkdtemp(prefix=f"corrupt-{time.strftime('%Y%m%dT%H%M%S')}-", dir=directory))
+    for path in [directory / STATE_FILE, *directory.glob("epoch-*.keras")]:
+        if path.exists():
+            os.replace(path, target / path.name)
+    warnings.warn(
+        f"Checkpoint in {directory} is unusable ({reason}); moved it to {target} and "
+        "training from scratch.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return target
+
+
+def _state_problem(directory, state):
+    """What makes a parsed state unusable, or None."""
+    if not isinstance(state, dict):
+        return f"{STATE_FILE} holds {type(state).__name__}, not an object"
+    for key, kind in _STATE_KEYS.items():
+        if key not in state:
+            return f"{STATE_FILE} has no {key!r}"
+        value = state[key]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            return f"{STATE_FILE} has {key}={value!r}, not a {kind.__name__}"
+    model_file = Path(directory) / state["model_file"]
+    if Path(state["model_file"]).name != state["model_file"]:
+        return f"{STATE_FILE} names model file {state['model_file']!r} outside the folder"
+    if not model_file.is_file():
+        return f"its model file {model_file.name} is missing"
+    # A .keras file is a zip archive: a truncated one fails here, before training.
+    try:
+        with zipfile.ZipFile(model_file) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError) as exc:
+        return f"its model file {model_file.name} is not a complete .keras archive ({exc})"
+    if bad is not None:
+        return f"its model file {model_file.name} is damaged ({bad} fails its CRC)"
+    return None
+
+
 def load_state(directory):
-    """Return the saved state dict, or None when the folder holds no checkpoint."""
+    """Return the saved state dict, or None when the folder holds no usable checkpoint.
+
+    An unusable checkpoint is set aside (see :func:`set_aside`) and None returned.
+    """
     path = Path(directory) / STATE_FILE
     if not path.is_file():
         return None
-    with open(path) as f:
-        return json.load(f)
+    try:
+        with open(path, encoding="utf-8") as f:
+            state = json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        set_aside(directory, f"{STATE_FILE} cannot be read: {exc}")
+        return None
+    problem = _state_problem(directory, state)
+    if problem is not None:
+        set_aside(directory, problem)
+        return None
+    return state
 
 
 def load_checkpoint_model(directory, state):
-    """Load the compiled model (with its optimizer state) that ``state`` points at."""
-    return keras.saving.load_model(Path(directory) / state["model_file"], compile=True)
+    """Load the compiled model (with its optimizer state) that ``state`` points at.
+
+    Returns None, after setting the checkpoint aside, when Keras cannot load it.
+    """
+    try:
+        return keras.saving.load_model(Path(directory) / state["model_file"], compile=True)
+    except Exception as exc:  # Keras raises many kinds for a damaged file
+        set_aside(directory, f"Keras cannot load {state['model_file']}: {type(exc).__name__}: {exc}")
+        return None
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
