@@ -195,7 +195,7 @@ def test_compact_classifier_runs_without_tensorflow_keras_librosa(exported, data
                     raise ImportError(f"{{name}} is blocked in this test")
         sys.meta_path.insert(0, Block())
         import joblib, numpy as np
-        from sklkws.export import CompactClassifier
+        from sklkws.device import CompactClassifier
         X = np.load({str(tmp_path / "clips.npy")!r})
         safe = CompactClassifier({str(path)!r})  # the safe path: file + metadata, no pickle
         pickled = joblib.load({str(tmp_path / "compact.joblib")!r})  # the convenience path
@@ -292,7 +292,7 @@ def test_samplers_are_skipped_and_unsupported_steps_named(pipe, data):
 
 def test_limits_fail_loudly(exported, pipe, data, tmp_path):
     _, (Xv, yv) = data
-    with pytest.raises(CompactLimitError, match="size .* > limit 1,000") as error:
+    with pytest.raises(CompactLimitError, match="size .* budget 'pi' needs < 1,000") as error:
         export_compact(pipe, tmp_path / "big.tflite", None, max_size_bytes=1000, verbose=False)
     assert not error.value.report["passed"] and (tmp_path / "big.tflite").exists()
     report = compact_report(exported[None][0], max_device_latency_ms=1e-3, n_runs=100)
