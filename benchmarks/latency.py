@@ -22,6 +22,16 @@ the same run: ``KerasResNetClassifier.predict`` on one clip against
 Targets for the recommended int8 artifact: <= 250 KB, <= 2 ms per clip here,
 estimated Pi 3B <= 20 ms (checked on the one-thread estimate; the four-thread one is
 printed too). Results are written to ``OUT/latency.json``.
+
+    python benchmarks/latency.py --budgets [--data DIR] [--epochs 15] [--members 3]
+
+trains ``recommended_pipeline(distill=True, student_params=MICRO_STUDENT)`` once and
+exports its two deployable models against the two named budgets: the vote it
+distilled from (its ``teacher_``) against ``pi`` and the distilled single network
+against ``micro`` (int8). For each: size, MACs, latency here, estimated Pi 3 / Pi 4,
+peak memory, held-out accuracy and the difference to the vote's, and the pass /
+fail of the budget; plus the joblib size of the fitted model before and after
+:func:`sklkws.export.drop_training_state`. Written to ``OUT/budgets.json``.
 """
 
 import argparse
@@ -33,9 +43,12 @@ from pathlib import Path
 import joblib
 from sklearn.model_selection import GroupShuffleSplit
 
-from sklkws.export import CompactClassifier, export_compact
+import numpy as np
+from sklearn.pipeline import make_pipeline
+
+from sklkws.export import CompactClassifier, drop_training_state, export_compact, saved_size
 from sklkws.models import count_macs
-from sklkws.recipes import RECOMMENDED_ARCH, recommended_pipeline
+from sklkws.recipes import MICRO_STUDENT, RECOMMENDED_ARCH, recommended_pipeline
 
 TARGETS = {"size_bytes": 250_000, "latency_ms": 2.0, "pi3b_ms": 20.0}
 
@@ -72,6 +85,58 @@ def median_ms(fn, n_runs, n_warmup=5):
     return 1000 * statistics.median(times)
 
 
+def budgets(args, X, y, X_test, y_test, out):
+    """The vote against the ``pi`` budget and its distilled network against ``micro``, from one training."""
+    start = time.perf_counter()
+    noise = None
+    if args.data:
+        from sklkws.datasets import load_background_noise
+
+        noise = load_background_noise(args.data)
+    model = recommended_pipeline(n_members=args.members, distill=True, student_params=MICRO_STUDENT,
+                                 epochs=args.epochs, background_noise=noise, random_state=args.seed, verbose=0)
+    model.fit(X, y)
+    train_s = time.perf_counter() - start
+    joblib.dump(model, out / "distilled.joblib")
+    before_bytes = (out / "distilled.joblib").stat().st_size
+    distilled = model[-1]
+    classes = distilled.classes_
+    # The teacher was fitted on label codes: score it (and check its export) in codes.
+    codes_test = np.searchsorted(classes, y_test)
+    vote = make_pipeline(model[0], distilled.teacher_)
+    student = make_pipeline(model[0], distilled.student_)
+    vote_accuracy = float(np.mean(vote.predict(X_test) == codes_test))
+    results = {"command": "budgets", "epochs": args.epochs, "members": args.members, "train_s": train_s,
+               "n_train": len(X), "n_test": len(X_test), "vote_accuracy": vote_accuracy, "models": {}}
+    for name, pipeline, budget in (("vote", vote, "pi"), ("distilled", student, "micro")):
+        report = export_compact(pipeline, out / f"{name}_{budget}.tflite", "int8", X,
+                                validation_data=(X_test, codes_test), n_runs=args.n_runs, check=False,
+                                verbose=False, budget=budget)
+        p, est = report["parity"], report["estimated_latency_ms"]
+        row = {"budget": budget, "size_bytes": report["size_bytes"], "macs": report["macs"],
+               "latency_ms": report["latency_ms"], "pi3b_ms": est["pi3b"], "pi4_ms": est["pi4"],
+               "peak_memory_bytes": report["peak_memory_bytes"], "accuracy": p["accuracy_exported"],
+               "keras_accuracy": p["accuracy_original"], "vs_vote_points": 100 * (p["accuracy_exported"] - vote_accuracy),
+               "passed": report["passed"], "failures": report["failures"]}
+        results["models"][name] = row
+        memory = "n/a" if row["peak_memory_bytes"] is None else f"{row['peak_memory_bytes'] / 1e6:.2f} MB"
+        print(f"{name:9s} budget {budget:5s} {row['size_bytes'] / 1000:7.1f} KB | {row['macs'] / 1e6:5.2f} M MACs | "
+              f"here {row['latency_ms']:6.3f} ms | est. Pi 3 {row['pi3b_ms']:5.1f} ms, Pi 4 {row['pi4_ms']:5.1f} ms "
+              f"(estimates) | peak memory {memory} | accuracy {100 * row['accuracy']:.2f}% "
+              f"({row['vs_vote_points']:+.2f} pt vs the vote's Keras {100 * vote_accuracy:.2f}%) | "
+              + ("PASSED" if row["passed"] else "FAILED: " + "; ".join(row["failures"])))
+    dropped = drop_training_state(model)
+    joblib.dump(model, out / "distilled_deploy.joblib")
+    results["joblib_bytes"] = {"fitted": before_bytes, "after_drop_training_state": (out / "distilled_deploy.joblib").stat().st_size,
+                               "dropped": dropped, "pickle_bytes_after": saved_size(model)}
+    print(f"joblib of the fitted model: {before_bytes / 1e6:.1f} MB; after drop_training_state "
+          f"({dropped['noise_steps']} noise steps, {dropped['recording_bytes'] / 1e6:.1f} MB of recordings, "
+          f"{dropped['teachers']} teacher): {results['joblib_bytes']['after_drop_training_state'] / 1e6:.1f} MB "
+          f"(trained in {train_s:.0f} s)")
+    (out / "budgets.json").write_text(json.dumps(results, indent=2))
+    return 0 if all(row["passed"] for row in results["models"].values()) else 1
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="Speech Commands folder; default: synthetic keyword clips")
@@ -85,12 +150,16 @@ def main(argv=None):
     parser.add_argument("--n-runs", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="benchmarks/output/latency")
+    parser.add_argument("--budgets", action="store_true",
+                        help="train the distilled recipe once; export the vote (pi) and the student (micro)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
     X, y, X_test, y_test = load_data(args.data, args.seed)
     print(f"{len(X)} training clips, {len(X_test)} held-out clips of other speakers, {len(set(y))} classes")
+    if args.budgets:
+        return budgets(args, X, y, X_test, y_test, out)
     if args.model:
         model = joblib.load(args.model)
     else:
