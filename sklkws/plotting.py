@@ -443,7 +443,7 @@ def plot_detection_timeline(spotter, audio, *, truth=None, posteriors=None, thre
     bottom.set_xlim(start, end)
     bottom.set_xlabel("seconds")
     bottom.set_ylabel("smoothed posterior")
-    bottom.legend(loc="upper right", fontsize=7, ncol=4)
+    bottom.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=7)  # outside: keeps the events visible
     top.set_title(title or "Detections against the truth")
     _save(fig, path, dpi)
     return fig
