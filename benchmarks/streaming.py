@@ -2,7 +2,7 @@
 
     python benchmarks/streaming.py --data DIR --negatives DIR [--model FILE] [--epochs 40] [--members 1]
         [--arch-params JSON] [--hard-negatives none,with] [--hard-fraction 0.3] [--test-fraction 0.2]
-        [--background-db -20] [--quantize int8] [--target-fa 1.0] [--out DIR] [--random-state 0]
+        [--background-db -20] [--quantize int8] [--target-fa 1.0] [--out DIR] [--save] [--random-state 0]
 
 Speakers of ``--data`` (a Speech Commands folder) are split (``GroupShuffleSplit``):
 ``--test-fraction`` of them are held out and their command clips become one positive
@@ -26,7 +26,7 @@ of the model pass (one thread) and its estimate on a Pi 3B (MACs counted on the
 compact model x windows per second / :data:`sklkws.device.DEVICE_MODELS` ``pi3b``), the operating point calibrated on the pool half for
 ``--target-fa`` and its FA/h and FRR on the judged half. Written to ``--out``:
 ``det.png`` (all variants), ``timeline_<variant>.png`` (the first 30 s of the
-positive stream), ``results.json``.
+positive stream), ``results.json`` and, with ``--save``, ``model_<variant>.joblib``.
 """
 
 import argparse
@@ -79,7 +79,7 @@ def compact(args, model, X_calibration):
         from sklkws.device import CompactClassifier
 
         return CompactClassifier(model)
-    if args.quantize == "pipeline":
+    if args.quantize == "pipeline" or hasattr(model, "metadata_"):  # kept as is, or already a compact model
         return model
     from sklkws.export import to_compact
 
@@ -123,6 +123,7 @@ def main(argv=None):
     parser.add_argument("--quantize", choices=("int8", "float16", "none", "pipeline"), default="int8")
     parser.add_argument("--target-fa", type=float, default=1.0)
     parser.add_argument("--out", default="streaming_output")
+    parser.add_argument("--save", action="store_true", help="write each trained compact model to OUT/model_<variant>.joblib")
     parser.add_argument("--random-state", type=int, default=0)
     args = parser.parse_args(argv)
     out = Path(args.out)
@@ -153,6 +154,10 @@ def main(argv=None):
             model, minutes, n_train = train(args, X[train_rows], y[train_rows], noise, pool, hard)
             print(f"{name}: trained on {n_train} clips in {minutes:.1f} min", flush=True)
         spotter = KeywordSpotter(compact(args, model, X[train_rows][:: max(1, len(train_rows) // 200)]))
+        if args.save and not args.model:
+            import joblib
+
+            joblib.dump(spotter.model, out / f"model_{name}.joblib")  # the compact model: evaluate it again with --model
         result = evaluate_spotter(spotter, (audio, truth), judged)
         pi3 = pi3_rtf(spotter)
         print(f"{name}: RTF here {result.rtf:.4f} (one thread)"
