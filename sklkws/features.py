@@ -147,7 +147,7 @@ class MelFeatures(TransformerMixin, BaseEstimator):
         self._check_consistent()
         min_samples = 1 if self.center else self.n_fft
         X = check_audio(self, X, reset=True, min_samples=min_samples)
-        self.n_bins_ = {"power": self.n_fft // 2 + 1, "logmel": self.n_mels, "mfcc": self.n_mfcc}[self.kind]
+        self.n_bins_ = _frontend.n_bins(self.kind, self.n_fft, self.n_mels, self.n_mfcc)
         self.n_frames_ = _frontend.n_frames(X.shape[1], self.n_fft, self.hop_length, self.center)
         return self
 
@@ -171,10 +171,13 @@ class MelFeatures(TransformerMixin, BaseEstimator):
         return out.reshape(len(out), -1) if self.flatten else out
 
     def _features(self, X):
-        S = _frontend.power_spectrogram(X, self.n_fft, self.hop_length, self.center)
-        if self.kind != "power":
-            mel = _frontend.mel_matrix(self.sample_rate, self.n_fft, self.n_mels, self.fmin, self.fmax)
-            S = _frontend.power_to_db(_frontend.project(S, mel), self.top_db)
+        if self.kind == "power":
+            S = _frontend.power_spectrogram(X, self.n_fft, self.hop_length, self.center)
+        else:
+            S = _frontend.mel_spectrogram(
+                X, self.sample_rate, self.n_fft, self.hop_length, self.n_mels, self.fmin, self.fmax, self.center
+            )
+            S = _frontend.power_to_db(S, self.top_db)
         if self.kind == "mfcc":
             S = _frontend.project(S, _frontend.dct_matrix(self.n_mels, self.n_mfcc))
         return S.transpose(0, 2, 1)

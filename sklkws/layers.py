@@ -39,9 +39,6 @@ __all__ = [
     "frontend_model",
 ]
 
-_LOG10_SCALE = 10.0 / math.log(10.0)  # 10 * log10(x) == _LOG10_SCALE * ln(x)
-
-
 def _constant(array):
     return ops.convert_to_tensor(np.asarray(array, dtype=np.float32))
 
@@ -68,7 +65,7 @@ class PreemphasisLayer(keras.layers.Layer):
         self.coef = float(coef)
 
     def call(self, x):
-        return ops.concatenate([x[:, :1], x[:, 1:] - self.coef * x[:, :-1]], axis=1)
+        return _frontend.preemphasis(x, self.coef, xp=ops)
 
     def get_config(self):
         return {**super().get_config(), "coef": self.coef}
@@ -95,21 +92,12 @@ class NormalizerLayer(keras.layers.Layer):
 
     def __init__(self, method="peak", target_dbfs=-20.0, **kwargs):
         super().__init__(**kwargs)
-        if method not in ("peak", "minmax", "rms"):
-            raise ValueError(f"Unknown normalisation method {method!r}; use 'peak', 'minmax' or 'rms'.")
+        _frontend.check_normalize_method(method)
         self.method = method
         self.target_dbfs = float(target_dbfs)
 
     def call(self, x):
-        eps = _frontend.EPS
-        if self.method == "peak":
-            return x / ops.maximum(ops.max(ops.abs(x), axis=1, keepdims=True), eps)
-        if self.method == "minmax":
-            low = ops.min(x, axis=1, keepdims=True)
-            span = ops.max(x, axis=1, keepdims=True) - low
-            return (x - low) / ops.maximum(span, eps)
-        rms = ops.sqrt(ops.mean(ops.square(x), axis=1, keepdims=True))
-        return x * (10.0 ** (self.target_dbfs / 20.0) / ops.maximum(rms, eps))
+        return _frontend.normalize(x, self.method, self.target_dbfs, xp=ops)
 
     def get_config(self):
         return {**super().get_config(), "method": self.method, "target_dbfs": self.target_dbfs}
@@ -207,7 +195,7 @@ class MelFeaturesLayer(keras.layers.Layer):
 
     @property
     def n_bins(self):
-        return {"power": self.n_fft // 2 + 1, "logmel": self.n_mels, "mfcc": self.n_mfcc}[self.kind]
+        return _frontend.n_bins(self.kind, self.n_fft, self.n_mels, self.n_mfcc)
 
     def _frames(self, x):
         """Overlapping frames ``(batch, n_frames, n_fft)`` from reshapes and slices only."""
@@ -238,9 +226,7 @@ class MelFeaturesLayer(keras.layers.Layer):
         S = self._power(self._frames(x))  # frames first, like _frontend.power_spectrogram
         if self.kind != "power":
             mel = _frontend.mel_matrix(self.sample_rate, self.n_fft, self.n_mels, self.fmin, self.fmax)
-            S = _LOG10_SCALE * ops.log(ops.maximum(ops.matmul(S, _constant(mel.T)), _frontend.AMIN))
-            if self.top_db is not None:
-                S = ops.maximum(S, ops.max(S, axis=(1, 2), keepdims=True) - self.top_db)
+            S = _frontend.power_to_db(ops.matmul(S, _constant(mel.T)), self.top_db, xp=ops)
         if self.kind == "mfcc":
             S = ops.matmul(S, _constant(_frontend.dct_matrix(self.n_mels, self.n_mfcc).T))
         S = ops.transpose(S, (0, 2, 1))

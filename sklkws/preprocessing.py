@@ -229,10 +229,7 @@ class TrimSilence(OneToOneFeatureMixin, _StatelessAudioTransformer):
         start, end = self.voiced_bounds(X)
         length = end - start
         offset = start if self.align == "left" else start - (X.shape[1] - length) // 2
-        index = offset[:, None] + np.arange(X.shape[1])[None, :]
-        inside = (index >= start[:, None]) & (index < end[:, None])
-        gathered = np.take_along_axis(X, np.clip(index, 0, X.shape[1] - 1), axis=1)
-        return np.where(inside, gathered, X.dtype.type(0))
+        return _frontend.gather_zero_fill(X, offset, X.shape[1], low=start, high=end)
 
 
 class PadOrCrop(ClassNamePrefixFeaturesOutMixin, _StatelessAudioTransformer):
@@ -298,10 +295,7 @@ class PadOrCrop(ClassNamePrefixFeaturesOutMixin, _StatelessAudioTransformer):
             return np.take_along_axis(X, index, axis=1)
         slack = self.length - n_samples
         lead = self._offsets(n_clips, slack, "left" if self.pad == "right" else self.pad)
-        index = np.arange(self.length)[None, :] - lead[:, None]
-        inside = (index >= 0) & (index < n_samples)
-        gathered = np.take_along_axis(X, np.clip(index, 0, n_samples - 1), axis=1)
-        return np.where(inside, gathered, X.dtype.type(0))
+        return _frontend.gather_zero_fill(X, -lead, self.length)
 
     def get_feature_names_out(self, input_features=None):
         """Output names ``padorcrop0 ... padorcrop{length-1}``."""

@@ -5,14 +5,9 @@ import numbers
 
 import numpy as np
 import scipy.fft
-from numpy.lib.stride_tricks import sliding_window_view
 
+from .._frontend import frame, hann_window, n_frames as count_frames
 from ._base import BaseAugmenter, check_range
-
-
-def _hann(n):
-    """Periodic Hann window (the one librosa and scipy use for STFTs)."""
-    return (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)).astype(np.float32)
 
 
 def stretch_batch(X, rate, *, n_fft=512, hop_length=128):
@@ -40,14 +35,11 @@ def stretch_batch(X, rate, *, n_fft=512, hop_length=128):
     """
     m, L = X.shape
     pad = n_fft // 2
-    n_frames = 1 + L // hop_length
-    # Centred frames over the zero-padded clip, plus one all-zero frame (index
+    n_frames = count_frames(L, n_fft, hop_length)
+    # The front end's centred, windowed frames, plus one all-zero frame (index
     # n_frames) that frames read past the end map to.
-    padded = np.zeros((m, (n_frames - 1) * hop_length + n_fft + hop_length), dtype=np.float32)
-    padded[:, pad:pad + L] = X
-    frames = sliding_window_view(padded, n_fft, axis=1)[:, ::hop_length][:, :n_frames + 1]
-    frames = frames * _hann(n_fft)
-    frames[:, n_frames] = 0.0
+    frames = np.zeros((m, n_frames + 1, n_fft), dtype=np.float32)
+    np.multiply(frame(X, n_fft, hop_length), hann_window(n_fft), out=frames[:, :n_frames])
     spec = scipy.fft.rfft(frames, axis=-1)
     n_bins = spec.shape[-1]
     mag = np.abs(spec).reshape(-1, n_bins)
@@ -85,7 +77,7 @@ def stretch_batch(X, rate, *, n_fft=512, hop_length=128):
     # Inverse STFT: windowed overlap-add, normalised by the summed squared window
     # of the clip's own frame count.
     y_frames = scipy.fft.irfft(out_spec, n=n_fft, axis=-1)
-    y_frames *= _hann(n_fft)
+    y_frames *= hann_window(n_fft)
     ratio = n_fft // hop_length
     blocks = y_frames.reshape(m, n_out, ratio, hop_length)
     y = np.zeros((m, n_out + ratio - 1, hop_length), dtype=np.float32)
@@ -119,7 +111,7 @@ def _tail_fix(n_fft, hop_length, n_frames, n_out, first):
 @functools.lru_cache(maxsize=64)
 def _window_sum(n_fft, hop_length, n_frames, n_out):
     ratio = n_fft // hop_length
-    w2 = (_hann(n_fft) ** 2).reshape(ratio, hop_length)
+    w2 = (hann_window(n_fft) ** 2).reshape(ratio, hop_length)
     total = np.zeros((n_out + ratio - 1, hop_length), dtype=np.float32)
     for j in range(ratio):
         total[j:j + n_frames] += w2[j]

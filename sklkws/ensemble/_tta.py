@@ -15,6 +15,7 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
+from .._frontend import gather_zero_fill
 from .._validation import batch_slices, check_audio
 
 
@@ -57,10 +58,7 @@ def _offset_range(lengths, length):
 
 def _gather(X, offsets, lengths, length):
     """Views ``out[i, j] = X[i, j + offsets[i]]`` inside the clip's content, zero elsewhere."""
-    index = np.arange(length)[None, :] + offsets[:, None]
-    inside = (index >= 0) & (index < lengths[:, None])
-    gathered = np.take_along_axis(X, np.clip(index, 0, X.shape[1] - 1), axis=1)
-    return np.where(inside, gathered, X.dtype.type(0))
+    return gather_zero_fill(X, offsets, length, high=lengths)
 
 
 class TTAClassifier(ClassifierMixin, BaseEstimator):
