@@ -162,6 +162,62 @@ def check_audio(estimator, X, *, reset=True, min_samples=1, dtype=(np.float32, n
     return X
 
 
+def check_labels(y, estimator=None):
+    """Raise a ValueError naming the rows of ``y`` that hold no label (None or NaN).
+
+    An object array with None among strings otherwise fails deep inside ``np.unique``
+    with a bare TypeError about comparing NoneType and str.
+
+    Parameters
+    ----------
+    y : array-like
+        Targets.
+    estimator : object, default=None
+        Named in the message.
+
+    Returns
+    -------
+    y : ndarray
+        ``y`` as an array.
+
+    Examples
+    --------
+    >>> check_labels(["yes", None, "no"])
+    Traceback (most recent call last):
+    ...
+    ValueError: y holds no label (None or NaN) in 1 row(s), first at row(s) [1]; ...
+    """
+    y = np.asarray(y)
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        rows = np.unique(np.nonzero(~np.isfinite(y))[0])
+        who = f" for {type(estimator).__name__}" if estimator is not None else ""
+        raise ValueError(
+            f"y holds NaN or infinity in {len(rows)} row(s), first at row(s) {rows[:5].tolist()}; "
+            f"drop those clips or give them a label{who}."
+        )
+    if y.dtype != object or y.size == 0:
+        return y
+    flat = y.ravel()
+    # Element-wise on the object array: None compares equal to None, NaN unequal to itself.
+    missing = np.asarray(flat == None) | np.asarray(flat != flat)  # noqa: E711
+    who = f" for {type(estimator).__name__}" if estimator is not None else ""
+    if missing.any():
+        rows = np.unique(np.nonzero(missing.reshape(y.shape))[0])
+        raise ValueError(
+            f"y holds no label (None or NaN) in {len(rows)} row(s), first at row(s) "
+            f"{rows[:5].tolist()}; drop those clips or give them a label{who}."
+        )
+    try:
+        np.unique(flat)
+    except TypeError:
+        kinds = sorted({type(v).__name__ for v in flat})
+        raise ValueError(
+            f"y mixes labels of types {kinds} that cannot be sorted together{who}; "
+            "use one type, e.g. np.asarray(y).astype(str)."
+        ) from None
+    return y
+
+
 def check_positive(value, name, *, integer=False, allow_none=False):
     """Raise a ValueError unless ``value`` is a positive number (int if asked)."""
     if value is None and allow_none:

@@ -259,3 +259,96 @@ def test_corrupt_checkpoint_set_aside_and_training_starts_afresh(tmp_path):
         assert state["complete"] and (ckpt / state["model_file"]).is_file(), corrupt.__name__
         aside = list(ckpt.glob("corrupt-*"))
         assert sum(len(list(d.iterdir())) for d in aside) >= n, corrupt.__name__
+
+
+# -- 7: stale downloads, missing labels, pickles from another scikit-learn ------------
+
+def _tiny_archive(path):
+    import io
+    import tarfile
+
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, np.zeros(1600, np.float32), 16000, format="WAV", subtype="PCM_16")
+    data = buf.getvalue()
+    with tarfile.open(path, "w:gz") as tar:
+        for name in ("yes/a_nohash_0.wav", "no/b_nohash_0.wav"):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_stale_parts_of_killed_downloads_are_removed(tmp_path):
+    import os
+    import time
+
+    from sklkws.datasets import fetch_speech_commands
+    from sklkws.datasets._fetch import ARCHIVES
+
+    archive = _tiny_archive(tmp_path / "src.tar.gz")
+    home = tmp_path / "home"
+    home.mkdir()
+    name, folder = ARCHIVES["v0.02-test"]["file"], "speech_commands_v0.02-test"
+    dead = 2**22 + 12345  # above Linux's pid_max: no such process
+    stale = [home / f".{name}.{dead}.k3j2.part", home / f".{name}.x8f2a1bq.part"]
+    stale[0].write_bytes(b"half an archive")
+    stale[1].write_bytes(b"from an older sklkws")
+    hour_ago = time.time() - 7200
+    os.utime(stale[1], (hour_ago, hour_ago))
+    scratch = home / f".{folder}.{dead}.q1.part"
+    (scratch / "yes").mkdir(parents=True)
+    live = home / f".{name}.{os.getpid()}.live.part"  # a download in progress right now
+    live.write_bytes(b"still coming")
+    fresh_old_style = home / f".{name}.abcdefgh.part"  # no pid, recently written: maybe in progress
+    fresh_old_style.write_bytes(b"?")
+
+    path = fetch_speech_commands(home, "v0.02-test", url=archive.as_uri(), checksum=None, progress=False)
+    assert sorted(p.name for p in path.iterdir()) == ["no", "yes"]
+    assert not any(p.exists() for p in stale) and not scratch.exists()
+    assert live.exists() and fresh_old_style.exists()
+
+    # A cached dataset cleans up too.
+    stale[0].write_bytes(b"again")
+    fetch_speech_commands(home, "v0.02-test", url=archive.as_uri(), checksum=None, progress=False)
+    assert not stale[0].exists()
+
+
+@pytest.mark.parametrize("y", [["yes", None, "no", "yes"], np.array(["yes", "no", None, "no"], dtype=object),
+                               [1.0, np.nan, 0.0, 1.0]], ids=["list", "object", "float-nan"])
+def test_missing_labels_named(y):
+    X = np.zeros((4, 400), np.float32)
+    with pytest.raises(ValueError, match=r"y holds .* in 1 row\(s\), first at row\(s\) \[\d\].*for Gain"):
+        Gain().fit_resample(X, y)
+    pytest.importorskip("keras")
+    from sklkws.models import KerasResNetClassifier
+
+    with pytest.raises(ValueError, match=r"y holds .* in 1 row\(s\).*for KerasResNetClassifier"):
+        KerasResNetClassifier(epochs=1).fit(X, y)
+
+
+def test_mixed_label_types_named():
+    X = np.zeros((3, 400), np.float32)
+    with pytest.raises(ValueError, match=r"mixes labels of types \['int', 'str'\]"):
+        Gain().fit_resample(X, np.array(["a", 1, "b"], dtype=object))
+
+
+def test_bare_classifier_from_another_sklearn_version_warns():
+    import pickle
+    import warnings
+
+    import sklearn
+    from sklearn.exceptions import InconsistentVersionWarning
+
+    pytest.importorskip("keras")
+    from sklkws.models import KerasResNetClassifier
+
+    data = pickle.dumps(KerasResNetClassifier(epochs=3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InconsistentVersionWarning)
+        assert pickle.loads(data).epochs == 3  # the same version: silent
+    other = "9" * len(sklearn.__version__)
+    assert sklearn.__version__.encode() in data
+    with pytest.warns(InconsistentVersionWarning, match=f"version {other} when using version"):
+        pickle.loads(data.replace(sklearn.__version__.encode(), other.encode()))

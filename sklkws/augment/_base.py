@@ -31,7 +31,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from .._validation import _reject_bad_layout, as_float_audio, batch_slices, check_audio
+from .._validation import _reject_bad_layout, as_float_audio, batch_slices, check_audio, check_labels
 from ..device._audio import check_amplitude
 
 #: Floats per chunk: small enough that a chunk and its temporaries stay in cache.
@@ -207,7 +207,7 @@ class BaseAugmenter(BaseSampler):
                 f"{type(self).__name__} requires y to be passed, but the target y is None "
                 "(labels travel with the augmented copies)."
             )
-        y = np.asarray(y)
+        y = check_labels(y, self)
         check_consistent_length(X, y)
         check_classification_targets(y)
         return X, y, False

@@ -4,9 +4,11 @@ Nothing half-done is ever left under a final name: the archive streams into a
 hidden temporary file renamed only once complete and verified, and it unpacks
 into a hidden temporary folder renamed only once fully extracted. So the
 extracted folder existing means the data is complete, and a second call only
-looks at it.
+looks at it. A process killed outright (SIGKILL, power loss) cannot remove its
+temporary file or folder; the next call removes those whose process is gone.
 """
 
+import glob
 import hashlib
 import http.client
 import os
@@ -15,6 +17,7 @@ import string
 import sys
 import tarfile
 import tempfile
+import time
 import urllib.request
 from pathlib import Path
 
@@ -41,6 +44,51 @@ ARCHIVES = {
     },
 }
 _BLOCK = 1 << 20
+#: Age after which a temporary download without a process id in its name (from an
+#: older sklkws) is taken as abandoned.
+_STALE_SECONDS = 3600
+
+
+def _part_prefix(name):
+    """Prefix of this process's temporary files for ``name``: hidden, with the pid."""
+    return f".{name}.{os.getpid()}."
+
+
+def _process_alive(pid):
+    """Whether process ``pid`` runs on this machine (signal 0 tests without signalling)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except PermissionError:  # it exists, under another user
+        return True
+    except (ProcessLookupError, OverflowError):
+        return False
+    return True
+
+
+def _clean_stale_parts(home, names):
+    """Remove the temporary downloads and extractions of ``names`` whose process is gone.
+
+    Another process may be downloading into ``home`` at the same time: its parts carry
+    its (living) pid and are kept.
+    """
+    for name in names:
+        for part in home.glob(f".{glob.escape(name)}.*.part"):
+            pid = part.name[len(name) + 2:].split(".", 1)[0]
+            if pid.isdigit():
+                stale = not _process_alive(int(pid))
+            else:
+                try:
+                    stale = time.time() - part.stat().st_mtime > _STALE_SECONDS
+                except FileNotFoundError:
+                    continue
+            if not stale:
+                continue
+            if part.is_dir():
+                shutil.rmtree(part, ignore_errors=True)
+            else:
+                _remove(part)
 
 
 def get_data_home(data_home=None):
@@ -154,9 +202,10 @@ def fetch_speech_commands(
 
     home = get_data_home(data_home)
     target = home / f"speech_commands_{version}"
+    archive = home / spec["file"]
+    _clean_stale_parts(home, [archive.name, target.name])
     if target.is_dir():
         return target
-    archive = home / spec["file"]
     if archive.is_file():
         # Only a verified download gets this name, but the user may have put it there.
         _verify(archive, sha256, show)
@@ -196,7 +245,7 @@ def _verify(archive, sha256, show):
 
 def _download(url, dest, *, sha256, size, show, timeout):
     """Stream ``url`` into a hidden temporary file next to ``dest``; rename it when complete and verified."""
-    fd, part = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    fd, part = tempfile.mkstemp(dir=dest.parent, prefix=_part_prefix(dest.name), suffix=".part")
     try:
         digest = hashlib.sha256()
         received = 0
@@ -228,7 +277,7 @@ def _download(url, dest, *, sha256, size, show, timeout):
 
 def _extract(archive, target):
     """Unpack ``archive`` into a hidden temporary folder, then rename it to ``target``."""
-    scratch = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part"))
+    scratch = Path(tempfile.mkdtemp(dir=target.parent, prefix=_part_prefix(target.name), suffix=".part"))
     try:
         with tarfile.open(archive, "r:*") as tar:
             tar.extractall(scratch, filter="data")

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import sklearn
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit, StratifiedShuffleSplit
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
@@ -24,7 +26,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from .._validation import batch_slices, check_audio
+from .._validation import batch_slices, check_audio, check_labels
 from . import _checkpoint
 from ._architectures import build_model
 from ._data import TrainingBatches
@@ -277,7 +279,7 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
         """Return (Y one-hot/indicator float32, y as integer codes or None for multi-label)."""
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
-        y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
+        y = check_array(check_labels(y, self), ensure_2d=False, dtype=None, input_name="y")
         check_classification_targets(y)
         if type_of_target(y) == "multilabel-indicator":
             self.classes_ = np.arange(y.shape[1])
@@ -585,6 +587,9 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
     def __getstate__(self):
         """State with ``model_`` as native ``.keras`` bytes: no live TensorFlow objects."""
         state = dict(super().__getstate__())  # a copy: the instance keeps its model
+        # scikit-learn records its version only for its own modules' estimators; record
+        # it here too so a pickle from another version warns on load, fitted or not.
+        state.setdefault("_sklearn_version", sklearn.__version__)
         model = state.pop("model_", None)
         if model is not None:
             with tempfile.TemporaryDirectory() as tmp:
@@ -596,6 +601,15 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
 
     def __setstate__(self, state):
         data = state.pop("_model_keras", None)
+        pickled_version = state.pop("_sklearn_version", "pre-0.18")
+        if pickled_version != sklearn.__version__:
+            warnings.warn(
+                InconsistentVersionWarning(
+                    estimator_name=type(self).__name__,
+                    current_sklearn_version=sklearn.__version__,
+                    original_sklearn_version=pickled_version,
+                )
+            )
         super().__setstate__(state)
         if data is not None:
             with tempfile.TemporaryDirectory() as tmp:
