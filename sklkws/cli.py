@@ -1,86 +1,21 @@
-"""Command line: ``sklkws demo | export | listen`` (also ``python -m sklkws``)."""
+"""Command line: ``sklkws demo | train | export | listen`` (also ``python -m sklkws``)."""
 
 import argparse
 import sys
-import time
-from pathlib import Path
-
-import numpy as np
-
-
-def _demo_pipeline(model, random_state, epochs=20, members=1):
-    """The demo's pipeline: the front end, then a small CNN or a linear model."""
-    from sklearn.pipeline import make_pipeline
-
-    from sklkws.features import MelFeatures
-    from sklkws.preprocessing import Normalizer
-
-    if model == "logreg":
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.preprocessing import StandardScaler
-
-        return make_pipeline(
-            Normalizer(method="peak"),
-            MelFeatures(kind="mfcc", n_mfcc=13, hop_length=640, flatten=True),
-            StandardScaler(),
-            LogisticRegression(C=0.01, max_iter=300),
-        )
-    from sklkws.recipes import recommended_pipeline
-
-    return recommended_pipeline(n_members=members, epochs=epochs, bn_momentum=0.9, random_state=random_state)
 
 
 def demo(args):
-    """Train and cross-validate a small pipeline; write a confusion-matrix PNG."""
-    from sklearn.metrics import accuracy_score, classification_report
-    from sklearn.model_selection import GroupKFold
+    """Train, cross-validate, export and stream-test a keyword spotter (``sklkws/_demo.py``)."""
+    from sklkws._demo import run_demo
 
-    from sklkws.plotting import plot_confusion_matrix
+    return run_demo(args)
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    if args.data:
-        from sklkws.datasets import load_speech_commands
 
-        X, y, groups = load_speech_commands(args.data, n_jobs=-1)
-        source = f"Speech Commands folder {args.data}"
-    else:
-        from sklkws.datasets import make_synthetic_commands
+def train(args):
+    """Train a spotter for your own words and export it (``sklkws/custom_words.py``)."""
+    from sklkws.custom_words import train_main
 
-        X, y, groups = make_synthetic_commands(n_per_word=args.n_per_word, random_state=args.random_state)
-        source = "synthetic eSpeak NG keyword clips (embedded default)"
-    classes = np.unique(y)
-    print(f"data: {source}: {len(X)} clips, {len(classes)} classes, {len(np.unique(groups))} speakers "
-          f"({time.perf_counter() - start:.1f} s)")
-
-    from sklearn.base import clone
-
-    pipeline = _demo_pipeline(args.model, args.random_state, args.epochs, args.members)
-    y_pred = np.empty_like(y)
-    fold_scores = []
-    for fold, (train, test) in enumerate(GroupKFold(n_splits=args.folds).split(X, y, groups)):
-        t0 = time.perf_counter()
-        fitted = clone(pipeline).fit(X[train], y[train])
-        y_pred[test] = fitted.predict(X[test])
-        fold_scores.append(accuracy_score(y[test], y_pred[test]))
-        print(f"fold {fold + 1}/{args.folds}: accuracy {fold_scores[-1]:.3f} on {len(test)} clips of unseen "
-              f"speakers ({time.perf_counter() - t0:.0f} s)")
-    print(f"speaker-grouped {args.folds}-fold CV accuracy: {np.mean(fold_scores):.3f} +- {np.std(fold_scores):.3f} "
-          f"(chance {1 / len(classes):.3f})")
-    print(classification_report(y, y_pred, digits=3, zero_division=0))
-    png = out / "confusion_matrix.png"
-    plot_confusion_matrix(y, y_pred, normalize="true", path=png,
-                          title=f"{args.model}: {args.folds}-fold speaker-grouped CV")
-    print(f"confusion matrix written to {png}")
-    if args.save:
-        import joblib
-
-        model_path = out / "model.joblib"
-        joblib.dump(clone(pipeline).fit(X, y), model_path)
-        print(f"pipeline fitted on all clips saved to {model_path}")
-    print(f"total {time.perf_counter() - start:.0f} s")
-    return 0
+    return train_main(args)
 
 
 def export(args):
@@ -124,20 +59,36 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"sklkws {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("demo", help="train and cross-validate a small pipeline, write a confusion matrix")
+    p = sub.add_parser("demo", help="train a keyword spotter on synthetic speech, test it on unseen voices, "
+                                     "export it and run it over a long recording")
     p.add_argument("--data", help="a Speech Commands folder; default: synthetic keyword clips made here")
     p.add_argument("--out", default="demo_output", help="output folder (default: demo_output)")
-    p.add_argument("--model", choices=("logreg", "cnn"), default="logreg",
-                   help="logreg: MFCC + logistic regression (minutes); cnn: the recommended TC-ResNet, which "
-                        "needs thousands of clips (e.g. --data) to beat logreg")
-    p.add_argument("--folds", type=int, default=5)
-    p.add_argument("--n-per-word", type=int, default=40, help="synthetic clips per word")
-    p.add_argument("--epochs", type=int, default=20, help="training epochs of the cnn model")
-    p.add_argument("--members", type=int, default=1,
-                   help="networks in the cnn model's soft vote (the recipe's default, 3, trains 3x longer)")
-    p.add_argument("--save", action="store_true", help="also fit on all clips and save model.joblib")
+    p.add_argument("--model", choices=("cnn", "logreg"), default="cnn",
+                   help="cnn: a TC-ResNet14 on log-mels, exported int8 (default); logreg: MFCC + logistic "
+                        "regression, a linear baseline without export")
+    p.add_argument("--folds", type=int, default=3, help="speaker-grouped CV folds (default 3)")
+    p.add_argument("--n-per-word", type=int, default=120, help="synthetic clips per word (default 120)")
+    p.add_argument("--epochs", type=int, default=30, help="training epochs of the cnn model (default 30)")
+    p.add_argument("--n-stream", type=int, default=12, help="keywords said in the long recording (default 12)")
+    p.add_argument("--save", action="store_true", help="also save the last fold's pipeline as model.joblib")
+    p.add_argument("--verbose", action="store_true", help="also print the per-class report")
     p.add_argument("--random-state", type=int, default=0)
     p.set_defaults(func=demo)
+
+    p = sub.add_parser("train", help="train a spotter for your own words (synthetic speech, optional recordings) "
+                                      "and export it as one .tflite file")
+    p.add_argument("--words", nargs="+", required=True, help='the keywords, e.g. --words "hey sheila" "lights on"')
+    p.add_argument("--out", required=True, help="the .tflite file to write (description in <out>.json)")
+    p.add_argument("--recordings", help="optional folder with one sub-folder of real clips per word "
+                                        "(hey_sheila/*.wav), 16 kHz")
+    p.add_argument("--speech", help="optional folder of real keyword-free speech (cut into _unknown_ clips)")
+    p.add_argument("--noise", help="optional Speech Commands folder whose _background_noise_ recordings "
+                                   "are mixed into the synthetic clips")
+    p.add_argument("--n-per-word", type=int, default=200, help="synthetic clips per word (default 200)")
+    p.add_argument("--epochs", type=int, default=30, help="training epochs (default 30)")
+    p.add_argument("--budget", choices=("pi", "micro"), default="pi", help="limits checked at export")
+    p.add_argument("--random-state", type=int, default=0)
+    p.set_defaults(func=train)
 
     p = sub.add_parser("export", help="write a fitted joblib pipeline as one TFLite file and check the limits")
     p.add_argument("model", help="a fitted pipeline saved with joblib (runs pickled code: trusted files only)")
