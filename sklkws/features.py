@@ -9,11 +9,10 @@ import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._available_if import available_if
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _frontend
+from ._compat import Interval, StrOptions, available_if
 from ._validation import batch_slices, check_audio
 
 __all__ = ["GlobalStatFeatures", "MelFeatures"]

@@ -10,10 +10,10 @@ import numbers
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _frontend
+from ._compat import Interval, StrOptions
 from ._validation import check_audio
 
 __all__ = ["Normalizer", "PadOrCrop", "Preemphasis", "TrimSilence", "pad_clips"]

@@ -19,10 +19,8 @@ import numbers
 
 import numpy as np
 from imblearn.base import BaseSampler
-from imblearn.utils._validation import ArraysTransformer
 from sklearn import get_config
 from sklearn.utils import check_random_state
-from sklearn.utils._indexing import _safe_indexing
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_feature_names,
@@ -31,6 +29,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from .._compat import ArraysTransformer, _safe_indexing
 from .._validation import _reject_bad_layout, as_float_audio, batch_slices, check_audio, check_labels
 from ..device._audio import check_amplitude
 

@@ -5,7 +5,6 @@ import numbers
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils import check_random_state, get_tags
-from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -15,6 +14,7 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
+from .._compat import HasMethods, Interval
 from .._frontend import gather_zero_fill
 from .._validation import batch_slices, check_audio
 

@@ -3,9 +3,9 @@
 import keras
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
-from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted
 
+from .._compat import HasMethods
 from .._validation import check_audio
 from ..features import GlobalStatFeatures, MelFeatures
 from ..models import KerasClassifierBase, get_architecture, register_architecture

@@ -12,8 +12,8 @@ import optuna
 from optuna.trial import TrialState
 from scipy.stats import rankdata
 from sklearn.base import clone
-from sklearn.utils import _safe_indexing
 
+from .._compat import _safe_indexing
 from ._space import _suggest
 
 # Keras log keys where lower is better; their sign flips before reporting.

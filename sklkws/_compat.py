@@ -1,0 +1,16 @@
+"""The private scikit-learn and imbalanced-learn names sklkws builds on, imported in one place.
+
+scikit-learn's parameter-constraint classes and ``_safe_indexing``, and
+imbalanced-learn's ``ArraysTransformer``, live in private modules that may move
+between releases. Every sklkws module imports them from here, so a release that
+moves one breaks (and is fixed in) this file only. The versions tested are
+bounded in ``pyproject.toml`` (``train`` extra): scikit-learn ``>=1.6,<1.10`` and
+imbalanced-learn ``>=0.13,<0.15``.
+"""
+
+from imblearn.utils._validation import ArraysTransformer
+from sklearn.utils import _safe_indexing
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
+
+__all__ = ["ArraysTransformer", "HasMethods", "Interval", "StrOptions", "available_if", "_safe_indexing"]
