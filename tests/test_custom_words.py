@@ -1,0 +1,71 @@
+"""Custom keywords: the training set for one's own words, and the benchmark script on a tiny folder."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from sklkws.custom_words import make_custom_dataset, synthetic_sentences
+
+SR = 16000
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "custom_words.py"
+
+
+def test_custom_dataset_joins_synthetic_words_recordings_and_speech():
+    rng = np.random.default_rng(0)
+    recordings = {"hey sheila": [0.2 * rng.standard_normal(12000), 0.2 * rng.standard_normal(20000)]}
+    speech = [0.1 * rng.standard_normal(3 * SR).astype(np.float32)]
+    X, y, groups = make_custom_dataset(["hey sheila"], n_per_word=6, recordings=recordings, speech=speech,
+                                       n_speech_unknown=5, random_state=0)
+    assert X.shape == (6 + 12 + 6 + 2 + 5, SR) and X.dtype == np.float32
+    counts = dict(zip(*np.unique(y, return_counts=True)))
+    assert counts == {"hey sheila": 8, "_unknown_": 17, "_silence_": 6}
+    recorded = groups == "recorded"
+    assert recorded.sum() == 2 and set(y[recorded]) == {"hey sheila"}
+    # The short recording is zero-padded, the long one cut to one second.
+    assert not X[recorded][0, 12000:].any() and X[recorded][1, -1] != 0
+    cuts = X[groups == "speech"]
+    assert len(cuts) == 5 and np.allclose(np.abs(cuts).max(axis=1), 0.5)
+    with pytest.raises(ValueError, match="not in words"):
+        make_custom_dataset(["hey sheila"], n_per_word=2, recordings={"hello": [np.ones(100)]})
+
+
+def test_synthetic_sentences_are_long_varied_speech():
+    waves = synthetic_sentences(3, random_state=1)
+    assert len(waves) == 3 and all(w.shape[0] > SR for w in waves)
+    assert all(np.isclose(np.abs(w).max(), 0.5) for w in waves)
+    assert len({w.shape[0] for w in waves}) > 1
+
+
+def _folder(root, speakers, rng):
+    t = np.arange(SR) / SR
+    for word, freq in {"yes": 440.0, "no": 880.0, "up": 1760.0}.items():
+        (root / word).mkdir(parents=True)
+        for speaker in speakers:
+            clip = 0.3 * np.sin(2 * np.pi * freq * t) + 0.01 * rng.standard_normal(SR)
+            sf.write(root / word / f"{speaker}_nohash_0.wav", clip, SR, subtype="PCM_16")
+    (root / "_background_noise_").mkdir()
+    sf.write(root / "_background_noise_" / "hum.wav", 0.05 * rng.standard_normal(3 * SR), SR, subtype="PCM_16")
+    return root
+
+
+def test_benchmark_script_runs_every_condition(tmp_path, capsys):
+    data = _folder(tmp_path / "sc", [f"{i:08x}" for i in range(4)], np.random.default_rng(0))
+    spec = importlib.util.spec_from_file_location("custom_words_benchmark", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "r.json"
+    rows = module.main(["--data", str(data), "--folds", "2", "--epochs", "1", "--n-per-word", "2", "--shots", "1",
+                        "--out", str(out)])
+    names = [r["training"] for r in rows]
+    assert names == ["synthetic only", "1 real/class", "1 real/class + synthetic", "all real",
+                     "all real + synthetic"]
+    sizes = {r["training"]: r["n_train"] for r in rows}
+    assert sizes["1 real/class"] == 3 and sizes["all real"] == 6  # 2 training speakers x 3 words
+    assert sizes["all real + synthetic"] == sizes["all real"] + sizes["synthetic only"]
+    assert all(0 <= r["accuracy"] <= 1 for r in rows)
+    assert json.loads(out.read_text())["rows"] == rows
+    assert "| synthetic only |" in capsys.readouterr().out
