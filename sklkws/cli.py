@@ -67,8 +67,8 @@ def build_parser():
                    help="cnn: a TC-ResNet14 on log-mels, exported int8 (default); logreg: MFCC + logistic "
                         "regression, a linear baseline without export")
     p.add_argument("--folds", type=int, default=3, help="speaker-grouped CV folds (default 3)")
-    p.add_argument("--n-per-word", type=int, default=120, help="synthetic clips per word (default 120)")
-    p.add_argument("--epochs", type=int, default=30, help="training epochs of the cnn model (default 30)")
+    p.add_argument("--n-per-word", type=int, default=200, help="synthetic clips per word (default 200)")
+    p.add_argument("--epochs", type=int, default=20, help="training epochs of the cnn model (default 20)")
     p.add_argument("--n-stream", type=int, default=12, help="keywords said in the long recording (default 12)")
     p.add_argument("--save", action="store_true", help="also save the last fold's pipeline as model.joblib")
     p.add_argument("--verbose", action="store_true", help="also print the per-class report")
