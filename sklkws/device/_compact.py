@@ -38,7 +38,11 @@ def _interpreter_class():
         return Interpreter
     from importlib.util import find_spec
 
-    if find_spec("tflite_runtime") is not None:
+    try:
+        tflite_runtime = find_spec("tflite_runtime")
+    except (ImportError, ValueError):
+        tflite_runtime = None
+    if tflite_runtime is not None:
         # Every tflite-runtime wheel on PyPI (the last is 2.14) was compiled against NumPy 1.x:
         # under NumPy 2 its first invoke crashes, so refuse it here with the fix.
         if int(np.__version__.split(".")[0]) >= 2:
