@@ -352,3 +352,23 @@ def test_bare_classifier_from_another_sklearn_version_warns():
     assert sklearn.__version__.encode() in data
     with pytest.warns(InconsistentVersionWarning, match=f"version {other} when using version"):
         pickle.loads(data.replace(sklearn.__version__.encode(), other.encode()))
+
+
+# -- 8: Keras fits in concurrent threads ---------------------------------------------
+
+def test_concurrent_thread_fits_match_a_sequential_fit():
+    import warnings
+    from concurrent.futures import ThreadPoolExecutor
+
+    pytest.importorskip("keras")
+    from sklkws.models import KerasResNetClassifier
+
+    X, y = _ckpt_clips()
+    params = {**CKPT_PARAMS, "dropout": 0.3}  # dropout draws from the seeded generators
+    alone = KerasResNetClassifier(**params).fit(X, y).predict_proba(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "waits for a fit in another thread"
+        with ThreadPoolExecutor(2) as pool:
+            fits = list(pool.map(lambda _: KerasResNetClassifier(**params).fit(X, y), range(2)))
+    for clf in fits:
+        np.testing.assert_array_equal(clf.predict_proba(X), alone)

@@ -1,8 +1,10 @@
 """KerasClassifierBase: a Keras network behind the full scikit-learn classifier contract."""
 
+import contextlib
 import numbers
 import os
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 
@@ -39,6 +41,30 @@ _OPTIMIZERS = {
     "rmsprop": lambda lr: keras.optimizers.RMSprop(lr),
     "adadelta": lambda lr: keras.optimizers.Adadelta(lr),
 }
+#: Held while a Keras classifier seeds the global generators and trains: fits in
+#: concurrent threads run one after another, each as it would alone (re-entrant, for a
+#: fit started from inside another's callbacks).
+_FIT_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def _serial_fit(name):
+    """Hold :data:`_FIT_LOCK`, warning (once per call site) when another thread's fit makes this one wait."""
+    if not _FIT_LOCK.acquire(blocking=False):
+        warnings.warn(
+            f"{name}.fit waits for a fit in another thread: Keras seeds process-wide "
+            "generators, so fits in one process train one at a time to stay reproducible. "
+            "For parallel training use processes (joblib's default loky backend).",
+            UserWarning,
+            stacklevel=3,
+        )
+        _FIT_LOCK.acquire()
+    try:
+        yield
+    finally:
+        _FIT_LOCK.release()
+
+
 #: Parameters that do not change what is trained: left out of the checkpoint fingerprint.
 _NOT_FINGERPRINTED = {"verbose", "run_eagerly", "callbacks", "checkpoint_dir", "warm_start"}
 _DEFAULT_PATIENCE = {"early_stopping": 10, "reduce_lr_on_plateau": 4}
@@ -142,7 +168,10 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
         dominate tiny models (tests, debugging).
     random_state : int, RandomState instance or None, default=None
         Seeds weights, shuffling, augmentation, mixup and the validation split; an
-        int gives the same model on CPU (TensorFlow op determinism is enabled).
+        int gives the same model on CPU with the same number of CPU threads. The
+        library does not enable TensorFlow op determinism (it is process-wide), so
+        GPU kernels may differ between runs. The seed is set process-wide, so fits
+        in concurrent threads of one process run one at a time (with a warning).
 
     Attributes
     ----------
@@ -460,24 +489,28 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
             Xv = np.concatenate([self._features(X[val[s]]) for s in batch_slices(len(val), 1024)])
             validation = (Xv, Y[val])
 
-        keras.utils.set_random_seed(seed)
-        model, history, initial_epoch, state = self._initial_model(state, feature_shape, batches.steps_per_epoch)
-        callbacks = self._callbacks(validation is not None)
-        checkpoint = None
-        if self.checkpoint_dir is not None:
-            checkpoint = _checkpoint.EpochCheckpoint(self.checkpoint_dir, fingerprint, seed, history)
-            callbacks.append(checkpoint)
-        if state is None or not state["complete"]:
-            batches.first_epoch = initial_epoch
-            logs = model.fit(
-                batches.dataset(feature_shape, teacher_models, teacher_weight),
-                steps_per_epoch=batches.steps_per_epoch, epochs=self.epochs, initial_epoch=initial_epoch,
-                validation_data=validation, validation_batch_size=self.batch_size, callbacks=callbacks,
-                verbose=self.verbose, shuffle=False,  # TrainingBatches shuffles, reproducibly
-            ).history
-            history = checkpoint.history if checkpoint is not None else {
-                k: [float(v) for v in vals] for k, vals in logs.items()
-            }
+        # keras.utils.set_random_seed seeds Python's, NumPy's and TensorFlow's global
+        # generators: process-wide state that a fit in another thread would draw from
+        # too. Fits therefore train one at a time (see _serial_fit).
+        with _serial_fit(type(self).__name__):
+            keras.utils.set_random_seed(seed)
+            model, history, initial_epoch, state = self._initial_model(state, feature_shape, batches.steps_per_epoch)
+            callbacks = self._callbacks(validation is not None)
+            checkpoint = None
+            if self.checkpoint_dir is not None:
+                checkpoint = _checkpoint.EpochCheckpoint(self.checkpoint_dir, fingerprint, seed, history)
+                callbacks.append(checkpoint)
+            if state is None or not state["complete"]:
+                batches.first_epoch = initial_epoch
+                logs = model.fit(
+                    batches.dataset(feature_shape, teacher_models, teacher_weight),
+                    steps_per_epoch=batches.steps_per_epoch, epochs=self.epochs, initial_epoch=initial_epoch,
+                    validation_data=validation, validation_batch_size=self.batch_size, callbacks=callbacks,
+                    verbose=self.verbose, shuffle=False,  # TrainingBatches shuffles, reproducibly
+                ).history
+                history = checkpoint.history if checkpoint is not None else {
+                    k: [float(v) for v in vals] for k, vals in logs.items()
+                }
         self.model_ = model
         self.history_ = history
         self.n_epochs_ = len(next(iter(history.values()), []))
