@@ -6,7 +6,7 @@ import numbers
 import numpy as np
 import scipy.fft
 
-from .._frontend import frame, hann_window, n_frames as count_frames
+from ..frontend._maths import frame, hann_window, n_frames as count_frames
 from ._base import BaseAugmenter, check_range
 
 

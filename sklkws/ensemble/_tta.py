@@ -15,7 +15,7 @@ from sklearn.utils.validation import (
 )
 
 from .._compat import HasMethods, Interval
-from .._frontend import gather_zero_fill
+from ..frontend._maths import gather_zero_fill
 from .._validation import batch_slices, check_audio
 
 
