@@ -10,7 +10,7 @@ removed afterwards. The clips are the real clips of ``--data`` (the project's
 copy gets a random gain, a circular shift of up to 100 ms and a little white noise,
 and a fresh speaker id, so no two files hold the same bytes.
 
-Then, each in a fresh subprocess (so peak resident memory, ``ru_maxrss``, is that
+Then, each in a fresh subprocess (so peak resident memory, ``VmHWM``, is that
 step's alone):
 
 1. **load**: ``load_speech_commands(root, labels="all", dtype="int16", n_jobs=J)``:
@@ -107,7 +107,12 @@ _PRELUDE = """
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
 def rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    # VmHWM (peak RSS) starts afresh at exec; ru_maxrss would keep the parent's peak from before the fork.
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 """
 
 _LOAD = _PRELUDE + """
