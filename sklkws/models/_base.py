@@ -16,7 +16,6 @@ from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit, StratifiedShuffleSplit
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import (
@@ -28,6 +27,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from .._compat import HasMethods, Interval, StrOptions
 from .._validation import batch_slices, check_audio, check_labels
 from . import _checkpoint
 from ._architectures import build_model
