@@ -144,3 +144,24 @@ def test_global_stats_pandas_output(rng):
     assert df.shape == (4, 96) and list(df.columns[:2]) == ["t0_p0", "t0_p1"]
     with pytest.raises(ValueError, match="include_length"):
         GlobalStatFeatures(include_length=True, flatten=False).fit(X)
+
+
+def test_historical_module_paths_give_the_frontend_objects():
+    import sklkws.features
+    import sklkws.frontend
+    import sklkws.preprocessing
+
+    for module in (sklkws.features, sklkws.preprocessing):
+        for name in module.__all__:
+            assert getattr(module, name) is getattr(sklkws.frontend, name)
+
+
+def test_mel_power_one_product_equals_projection_of_the_power():
+    from sklkws.frontend import _maths
+
+    X = np.random.default_rng(3).normal(size=(4, 4000)).astype(np.float32)
+    power = _maths.power_spectrogram(X, 256, 100)
+    mel = _maths.mel_matrix(16000, 256, 24, 0.0, None)
+    fused = _maths.mel_spectrogram(X, 16000, 256, 100, 24, 0.0, None)
+    assert fused.dtype == np.float32
+    np.testing.assert_allclose(fused, _maths.project(power, mel), rtol=1e-5, atol=1e-9)
