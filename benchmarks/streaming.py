@@ -23,8 +23,10 @@ streams must then come from speakers it was not trained on).
 
 Printed per variant: the DET table, FRR at 0.5 / 1 / 2 / 5 FA/h, the real-time factor
 of the model pass (one thread) and its estimate on a Pi 3B (MACs counted on the
-compact model x windows per second / :data:`sklkws.device.DEVICE_MODELS` ``pi3b``), the operating point calibrated on the pool half for
-``--target-fa`` and its FA/h and FRR on the judged half. Written to ``--out``:
+compact model x windows per second / :data:`sklkws.device.DEVICE_MODELS` ``pi3b``), the
+operating point calibrated on the pool half for
+``--target-fa`` and its FA/h and FRR on the judged half (the "with" model trained on the
+pool's speech, so its calibration there is optimistic). Written to ``--out``:
 ``det.png`` (all variants), ``timeline_<variant>.png`` (the first 30 s of the
 positive stream), ``results.json`` and, with ``--save``, ``model_<variant>.joblib``.
 """
@@ -65,7 +67,8 @@ def train(args, X, y, noise, pool, hard):
     from sklkws.recipes import recommended_pipeline
 
     if hard:
-        X, y = HardNegatives(pool, n_windows=float(args.hard_fraction), random_state=args.random_state).fit_resample(X, y)
+        sampler = HardNegatives(pool, n_windows=float(args.hard_fraction), random_state=args.random_state)
+        X, y = sampler.fit_resample(X, y)
     pipe = recommended_pipeline(n_members=args.members, epochs=args.epochs, background_noise=noise,
                                 arch_params=json.loads(args.arch_params), random_state=args.random_state,
                                 **json.loads(args.classifier_params))
@@ -123,7 +126,8 @@ def main(argv=None):
     parser.add_argument("--quantize", choices=("int8", "float16", "none", "pipeline"), default="int8")
     parser.add_argument("--target-fa", type=float, default=1.0)
     parser.add_argument("--out", default="streaming_output")
-    parser.add_argument("--save", action="store_true", help="write each trained compact model to OUT/model_<variant>.joblib")
+    parser.add_argument("--save", action="store_true",
+                        help="write each trained compact model to OUT/model_<variant>.joblib")
     parser.add_argument("--random-state", type=int, default=0)
     args = parser.parse_args(argv)
     out = Path(args.out)
@@ -157,7 +161,7 @@ def main(argv=None):
         if args.save and not args.model:
             import joblib
 
-            joblib.dump(spotter.model, out / f"model_{name}.joblib")  # the compact model: evaluate it again with --model
+            joblib.dump(spotter.model, out / f"model_{name}.joblib")  # evaluate it again with --model
         result = evaluate_spotter(spotter, (audio, truth), judged)
         pi3 = pi3_rtf(spotter)
         print(f"{name}: RTF here {result.rtf:.4f} (one thread)"

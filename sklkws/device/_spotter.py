@@ -58,7 +58,8 @@ def read_wav(path):
         x = (np.frombuffer(data, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0
     elif width == 3:  # 24-bit: widen each little-endian sample to int32
         raw = np.frombuffer(data, dtype=np.uint8).reshape(-1, 3)
-        x = (raw[:, 0].astype(np.int32) | (raw[:, 1].astype(np.int32) << 8) | (raw[:, 2].astype(np.int8).astype(np.int32) << 16))
+        x = (raw[:, 0].astype(np.int32) | (raw[:, 1].astype(np.int32) << 8)
+             | (raw[:, 2].astype(np.int8).astype(np.int32) << 16))  # the top byte carries the sign
         x = x.astype(np.float32) / np.float32(2 ** 23)
     elif width in (2, 4):
         x = np.frombuffer(data, dtype=f"<i{width}").astype(np.float32) / np.float32(2 ** (8 * width - 1))
