@@ -130,12 +130,12 @@ def run_demo(args):
     calib = X[np.random.default_rng(0).choice(train, min(200, len(train)), replace=False)]
     report = export_compact(fitted, tflite, "int8", calib, validation_data=(X[test], y[test]), check=False,
                             verbose=False, n_runs=20)
-    parity = report.get("accuracy_compact", report.get("accuracy"))
+    parity = (report.get("parity") or {}).get("accuracy_exported")
     _say("", f"3. Export: the last fold's model as one int8 TFLite file for a Raspberry Pi: {tflite} "
              f"({tflite.stat().st_size / 1000:.0f} KB).",
          f"   Budget check ({report.get('budget', 'pi')}): {'passed' if report['passed'] else 'FAILED'}"
          + ("" if report["passed"] else ": " + "; ".join(report["failures"]))
-         + (f"; int8 accuracy on the held-out clips {parity:.3f}" if isinstance(parity, float) else "")
+         + (f"; the int8 file's accuracy on the held-out clips {parity:.3f}" if parity is not None else "")
          + f" ({time.perf_counter() - t0:.0f} s)")
 
     from .device import KeywordSpotter
