@@ -219,7 +219,7 @@ def _read_recordings(folder, words):
     """{word: [clips]} from ``folder/<word>/*.wav|flac`` (folder names: the word, spaces or underscores)."""
     from .datasets import load_audio_folder
 
-    X, y, _ = load_audio_folder(folder)
+    X, y, _ = load_audio_folder(folder, sample_rate=16000)  # any rate resampled; lengths fixed later
     by_name = {w.replace(" ", "_"): w for w in words} | {w: w for w in words}
     names = sorted(set(map(str, y)) - set(by_name))
     if names:
