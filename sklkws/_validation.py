@@ -44,6 +44,11 @@ def _reject_bad_layout(X, sample_rate=None):
                 "sklkws.preprocessing.pad_clips."
             )
     shape = getattr(X, "shape", None)
+    if shape is None and isinstance(X, (list, tuple)):
+        try:  # a nested list of equal-length rows: its shape tells stereo as well
+            shape = np.shape(X)
+        except ValueError:
+            shape = None
     if shape is None:
         return
     if len(shape) == 3:

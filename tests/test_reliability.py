@@ -145,6 +145,13 @@ def test_multichannel_recording_refused_by_samplers(sampler):
         sampler().augment(stereo)
 
 
+def test_multichannel_recording_as_nested_list_refused():
+    with pytest.raises(ValueError, match=r"shape \(16000, 2\).*Mix it down"):
+        MelFeatures().fit(np.zeros((16000, 2)).tolist())
+    with pytest.raises(ValueError, match="multi-channel.*Mix it down"):
+        Preemphasis().fit(np.zeros((2, 100, 2)).tolist())
+
+
 def test_low_rate_short_clips_still_accepted():
     # 100 Hz "clips" of 8 samples in a small batch are the transformer's own business.
     X = np.random.default_rng(0).uniform(-1, 1, size=(20, 8))
