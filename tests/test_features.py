@@ -165,3 +165,12 @@ def test_mel_power_one_product_equals_projection_of_the_power():
     fused = _maths.mel_spectrogram(X, 16000, 256, 100, 24, 0.0, None)
     assert fused.dtype == np.float32
     np.testing.assert_allclose(fused, _maths.project(power, mel), rtol=1e-5, atol=1e-9)
+
+
+def test_frontend_transformers_import_without_keras():
+    import subprocess
+    import sys
+
+    code = "import sys, sklkws.frontend, sklkws.features; print('keras' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
