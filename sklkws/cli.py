@@ -52,6 +52,16 @@ def listen(args):
     return 0
 
 
+def tune(args):
+    """One worker of a shared Optuna study over the recommended network's learning rate and decay."""
+    from sklkws.tuning._worker import tune_main
+
+    tune_main(args.study, args.data, args.n_trials, study_name=args.study_name, epochs=args.epochs, cv=args.cv,
+              memory_budget=None if args.memory_budget is None else int(args.memory_budget * 2**30),
+              heartbeat_interval=args.heartbeat, random_state=args.random_state)
+    return 0
+
+
 def build_parser():
     from sklkws import __version__
 
@@ -120,6 +130,20 @@ def build_parser():
                         "in the .tflite model (listen then uses it by default)")
     p.add_argument("--target-fa", type=float, default=1.0, help="false alarms per hour for --calibrate (default 1)")
     p.set_defaults(func=listen)
+
+    p = sub.add_parser("tune", help="run one worker of a shared Optuna study (start the same command on each machine)")
+    p.add_argument("--study", required=True, help="study database URL: postgresql://user:pw@host/db for several "
+                                                  "machines, sqlite:///study.db for one")
+    p.add_argument("--data", required=True, help="a Speech Commands folder (the same clips on every machine)")
+    p.add_argument("--n-trials", type=int, required=True, help="finished trials the study should hold in all")
+    p.add_argument("--study-name", default="sklkws", help="name of the study in the database (default: sklkws)")
+    p.add_argument("--epochs", type=int, default=10, help="epochs of each trial's network (default 10)")
+    p.add_argument("--cv", type=int, default=3, help="speaker-grouped folds per trial (default 3)")
+    p.add_argument("--memory-budget", type=float, help="GiB this worker may use (default: available memory)")
+    p.add_argument("--heartbeat", type=int, default=60,
+                   help="seconds between heartbeats; a killed worker's trial is re-queued after two (default 60)")
+    p.add_argument("--random-state", type=int)
+    p.set_defaults(func=tune)
     return parser
 
 
