@@ -256,8 +256,8 @@ def esc_main(argv):
     parser.add_argument("--data", required=True, help="ESC-10 folder (one sub-folder per class)")
     parser.add_argument("--rows", nargs="+", default=list(ESC_ROWS), choices=list(ESC_ROWS) + ["none"])
     parser.add_argument("--folds", nargs="+", type=int, default=[1, 2, 3, 4, 5])
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--crop", type=float, default=3.0, help="crop length in seconds")
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--crop", type=float, default=2.0, help="crop length in seconds")
     parser.add_argument("--filters", type=int, nargs="+", default=[16, 32, 64, 64])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="esc10_rows", help="folder of the saved rows (.npz)")
@@ -266,9 +266,9 @@ def esc_main(argv):
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     start = time.perf_counter()
-    print(f"ESC-10 {args.data}: folds {args.folds}, {args.epochs} epochs, {args.crop} s crops, "
-          f"cnn9 filters {args.filters}", flush=True)
     if not args.report:
+        print(f"ESC-10 {args.data}: folds {args.folds}, {args.epochs} epochs, {args.crop} s crops, "
+              f"cnn9 filters {args.filters}", flush=True)
         for name in [r for r in args.rows if r != "none"]:
             t0 = time.perf_counter()
             r = esc_run_row(name, args, start)
