@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._audio import to_float_audio
+
 __all__ = ["CompactClassifier", "load_model", "measure_latency", "read_metadata", "tflite_macs"]
 
 #: Name of the metadata entry holding the JSON description inside the .tflite file.
@@ -198,7 +200,7 @@ def _validate(metadata, source):
 
 
 def check_clips(X, n_samples, sample_rate=16000):
-    """A batch of mono clips of ``n_samples`` samples as finite float32 (int16 read as PCM).
+    """A batch of mono clips of ``n_samples`` samples as finite float32 (integer PCM scaled).
 
     Raises
     ------
@@ -206,8 +208,6 @@ def check_clips(X, n_samples, sample_rate=16000):
         Naming the problem: stereo, not 2-D, empty, wrong length, not numeric, NaN.
     """
     X = np.asarray(X)
-    if X.dtype == np.int16:
-        X = X.astype(np.float32) / np.float32(32768.0)
     if X.ndim == 3:
         raise ValueError(f"Expected mono audio of shape (n_clips, n_samples), got shape {X.shape}: "
                          "this looks like multi-channel (stereo) audio; mix it down first.")
@@ -219,12 +219,9 @@ def check_clips(X, n_samples, sample_rate=16000):
     if X.shape[1] != n_samples:
         raise ValueError(f"Clips have {X.shape[1]} samples; this model takes {n_samples} "
                          f"({n_samples / sample_rate:g} s at {sample_rate} Hz).")
-    if not (np.issubdtype(X.dtype, np.integer) or np.issubdtype(X.dtype, np.floating)):
-        raise ValueError(f"Expected real-valued audio, got dtype {X.dtype}.")
-    X = X.astype(np.float32, copy=False)
-    if not np.isfinite(X).all():
-        raise ValueError("Input contains NaN or infinity.")
-    return X
+    # Integer PCM of any width scaled by its full range; NaN/inf and float audio far
+    # outside [-1, 1] refused: the same sample conventions as the training side.
+    return to_float_audio(X).astype(np.float32, copy=False)
 
 
 def _builtin_names(schema):
