@@ -119,6 +119,13 @@ def test_add_noise_output_finite_at_extreme_snr_and_level():
     assert np.isfinite(out).all()
 
 
+@pytest.mark.parametrize("snr_db", [-400.0, (-800.0, 0.0), 500.0])
+def test_add_noise_refuses_snr_outside_the_finite_range(snr_db):
+    # -800 dB scales the noise by 1e40: past float32's range, the output would be inf.
+    with pytest.raises(ValueError, match=r"snr_db must lie within \[-60.0, 120.0\]"):
+        AddNoise(snr_db=snr_db).augment(_tone(), random_state=0)
+
+
 def test_to_float_audio_refuses_non_numeric():
     with pytest.raises(ValueError, match="numeric samples"):
         to_float_audio(np.array(["a", "b"]))

@@ -94,7 +94,8 @@ class AddNoise(BaseAugmenter):
         clip gets a segment from a recording drawn uniformly (recordings shorter
         than a clip are repeated). Treated as read-only.
     snr_db : float or (float, float), default=(5.0, 30.0)
-        Signal-to-noise ratio in dB, drawn uniformly per clip from the range.
+        Signal-to-noise ratio in dB, drawn uniformly per clip from the range;
+        within [-60, 120].
     p : float, default=1.0
         Probability that a clip is augmented.
     n_copies : int, default=1
@@ -168,7 +169,9 @@ class AddNoise(BaseAugmenter):
 
     def _check_params(self):
         super()._check_params()
-        check_range(self.snr_db, "snr_db")
+        # Bounded so that the added noise (10 ** (-snr / 20) times the clip's RMS) stays a
+        # finite, audible float32 signal: below -60 dB the clip is gone under the noise anyway.
+        check_range(self.snr_db, "snr_db", low=-60.0, high=120.0)
         sr = self.sample_rate
         if isinstance(sr, bool) or not isinstance(sr, numbers.Integral) or sr <= 0:
             raise ValueError(f"sample_rate must be a positive integer, got {sr!r}.")
