@@ -28,7 +28,7 @@ from sklearn.utils.validation import (
 )
 
 from .._compat import HasMethods, Interval, StrOptions
-from .._validation import batch_slices, check_audio, check_labels
+from .._validation import as_float_audio, batch_slices, check_audio, check_labels
 from . import _checkpoint
 from ._architectures import build_model
 from ._data import TrainingBatches
@@ -75,6 +75,11 @@ def _patience(value, name):
     if value is False or value is None:
         return None
     return _DEFAULT_PATIENCE[name] if value is True else int(value)
+
+
+def _int_pcm(X):
+    """Whether ``X`` is a 2-D numpy array of signed integer PCM clips (kept uncopied in ``fit``)."""
+    return isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype.kind == "i" and X.shape[1] >= 16
 
 
 def _ndim(X):
@@ -293,6 +298,10 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
         """Raw audio (n, n_samples) through check_audio, features (n, bins, frames) as they are."""
         if _ndim(X) == 3:
             X = validate_data(self, X, reset=reset, allow_nd=True, dtype=[np.float32, np.float64])
+        elif reset and _int_pcm(X):
+            # Integer PCM stays as it is: a float copy of the whole set (6.4 GB for the 105k
+            # Speech Commands clips as int16) would triple fit's memory; batches are scaled as drawn.
+            check_audio(self, X[:1], reset=True)
         else:
             X = check_audio(self, X, reset=reset)
         if reset:
@@ -345,6 +354,8 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
         """
         if getattr(self, "frontend_", None) is not None:
             X = self.frontend_.transform(X)
+        elif _int_pcm(X):
+            X = as_float_audio(X)
         return np.array(X, dtype=np.float32)
 
     def _split(self, n, y_codes, groups, seed):
@@ -474,7 +485,11 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
             if state is not None:
                 seed = state["seed"]
 
-        self.frontend_ = clone(self.frontend).fit(X, y) if self.frontend is not None else None
+        self.frontend_ = None
+        if self.frontend is not None:
+            # MelFeatures' fit records shapes only: one clip spares a float copy of integer PCM.
+            stateless = _int_pcm(X) and type(self.frontend).__name__ == "MelFeatures"
+            self.frontend_ = clone(self.frontend).fit(X[:1], None) if stateless else clone(self.frontend).fit(X, y)
         train, val = self._split(len(X), y_codes, groups, seed)
         feature_shape = self._features(X[:1]).shape[1:]
         batches = TrainingBatches(

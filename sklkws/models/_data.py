@@ -16,6 +16,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from .._validation import as_float_audio
+
 
 def batch_rng(seed, *keys):
     """A generator seeded from ``seed`` and integer ``keys`` (epoch, batch, ...)."""
@@ -107,6 +109,8 @@ class TrainingBatches:
         rows = np.sort(order[take[: min(self.batch_size, len(order))]])
         rng = batch_rng(self.seed, epoch, step)
         Xb, Yb, wb = self.X[rows], self.Y[rows], self.w[rows]
+        if Xb.dtype.kind == "i":  # integer PCM kept uncopied by fit: scaled here, one batch at a time
+            Xb = as_float_audio(Xb)
         if self.augment is not None:
             Xb = self.augment.augment(Xb, random_state=int(rng.integers(2**31 - 1)))
         Xb = np.asarray(self.transform(Xb) if self.transform is not None else Xb, dtype=np.float32)
