@@ -27,7 +27,9 @@ def _grouped_cv_accuracy(X, y, groups):
 
 
 def test_synthetic_keywords_are_learned_across_voices():
-    X, y, groups = make_synthetic_commands(n_per_word=20, random_state=0)
+    # 80 clips per word: with reverberation and cheap-microphone band-limiting in the
+    # synthetic clips, 20 per word left this linear model at 2.9x chance (0.238).
+    X, y, groups = make_synthetic_commands(n_per_word=80, random_state=0)
     chance = 1 / len(np.unique(y))
     accuracy = _grouped_cv_accuracy(X, y, groups)
     assert accuracy > 3 * chance, accuracy
