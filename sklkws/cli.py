@@ -155,6 +155,9 @@ def main(argv=None):
     import os
 
     args = build_parser().parse_args(argv)
+    # TensorFlow's C++ start-up lines (oneDNN, "no CUDA drivers") mean nothing to a user of
+    # the commands; a value the user set stays.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         return args.func(args)
     except (ValueError, ImportError, OSError) as error:  # the project's SklkwsError is a ValueError
