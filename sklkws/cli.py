@@ -158,6 +158,12 @@ def main(argv=None):
     # TensorFlow's C++ start-up lines (oneDNN, "no CUDA drivers") mean nothing to a user of
     # the commands; a value the user set stays.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # The exporter checks its file with TensorFlow's own interpreter on purpose (LiteRT's
+    # library beside TensorFlow's crashes training, see sklkws/device/_compact.py); its
+    # deprecation notice is for TensorFlow's users, not ours.
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r"\s*Warning: tf.lite.Interpreter is deprecated", category=UserWarning)
     try:
         return args.func(args)
     except (ValueError, ImportError, OSError) as error:  # the project's SklkwsError is a ValueError
