@@ -81,8 +81,14 @@ def test_worker_processes_sharing_a_study_equal_the_serial_search(tmp_path):
     # Same scores as the serial search, configuration by configuration.
     assert {str(t.params["max_depth"]): t.value for t in queued} == pytest.approx(serial)
     assert len(set(serial.values())) > 1  # the scores differ between depths: equality is informative
-    for seen in parallel:  # each worker's cv_results_ covers the whole shared study
-        assert {k: seen[k] for k in serial} == pytest.approx(serial)
+    # Each worker's cv_results_ holds the shared study's trials complete when it stopped: every
+    # score it reports is the serial one, and the workers together report every configuration.
+    # (A worker that stops first cannot see a trial another worker is still running: on a
+    # loaded machine "8" was missing from one worker's results.)
+    for seen in parallel:
+        assert set(seen) <= set(serial)
+        assert seen == pytest.approx({k: serial[k] for k in seen})
+    assert set().union(*parallel) >= set(serial)
 
 
 def test_unreachable_study_url_is_a_clear_error(tmp_path):
