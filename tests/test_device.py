@@ -28,20 +28,15 @@ from sklkws.features import MelFeatures
 from sklkws.models import KerasCNNClassifier
 from sklkws.preprocessing import Normalizer
 
-SR = 16000
+from _tones import SR
+import _tones
+
 TONES = {"high": 3000.0, "low": 400.0}
 BLOCKED = ("tensorflow", "keras", "sklearn", "librosa", "soundfile")
 
 
 def make_tones(n, rng):
-    labels = rng.choice([*TONES, "_silence_"], n)
-    X = 0.02 * rng.standard_normal((n, SR))
-    t = np.arange(SR // 4) / SR
-    for i, label in enumerate(labels):
-        if label in TONES:
-            start = rng.integers(0, SR - len(t))
-            X[i, start:start + len(t)] += 0.5 * np.sin(2 * np.pi * TONES[label] * t) * np.hanning(len(t))
-    return X.astype(np.float32), labels
+    return _tones.make_tones(n, rng, TONES, amplitude=0.5)
 
 
 @pytest.fixture(scope="module")

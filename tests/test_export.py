@@ -44,20 +44,14 @@ from sklkws.features import MelFeatures
 from sklkws.models import KerasCNNClassifier, count_macs
 from sklkws.preprocessing import Normalizer, Preemphasis, TrimSilence
 
-SR = 16000
+from _tones import SR
+import _tones
+
 TONES = {"low": 400.0, "mid": 1200.0, "high": 3000.0}
 
 
 def make_tones(n, rng):
-    """Clips of noise, three quarters with a 0.25 s tone burst (the 'keyword') somewhere inside."""
-    labels = rng.choice([*TONES, "_silence_"], n)
-    X = 0.02 * rng.standard_normal((n, SR))
-    t = np.arange(SR // 4) / SR
-    for i, label in enumerate(labels):
-        if label in TONES:
-            start = rng.integers(0, SR - len(t))
-            X[i, start:start + len(t)] += rng.uniform(0.2, 0.8) * np.sin(2 * np.pi * TONES[label] * t) * np.hanning(len(t))
-    return X.astype(np.float32), labels
+    return _tones.make_tones(n, rng, TONES)
 
 
 def tiny_cnn(**kwargs):
