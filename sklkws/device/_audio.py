@@ -222,3 +222,36 @@ def to_float_audio(x, *, max_abs=MAX_ABS_AMPLITUDE, warn_abs=WARN_ABS_AMPLITUDE,
     if x.dtype.kind != "f":
         raise ValueError(f"Input {what} must be numeric samples, got an array of dtype {x.dtype}.")
     return check_amplitude(x, max_abs=max_abs, warn_abs=warn_abs, what=what)
+
+
+def gather_zero_fill(X, offsets, length, low=0, high=None):
+    """Windows of each clip with zero fill: ``out[i, j] = X[i, j + offsets[i]]`` where in range, else 0.
+
+    A source index counts as in range when ``low[i] <= j + offsets[i] < high[i]``
+    (``high`` defaults to the clip length): cropping, zero padding, shifting and
+    trimming are all this one gather.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_clips, n_samples)
+    offsets : ndarray of int, shape (n_clips,)
+    length : int
+        Output samples per clip.
+    low, high : int or ndarray of shape (n_clips,)
+        Source range kept; outside it the output is zero.
+
+    Returns
+    -------
+    out : ndarray of shape (n_clips, length), X's dtype
+
+    Notes
+    -----
+    ``X`` may have one row for many offsets (numpy broadcasting): windows of one
+    stream, as the streaming spotter cuts its frames.
+    """
+    n_samples = X.shape[1]
+    high = n_samples if high is None else high
+    index = np.arange(length)[None, :] + np.asarray(offsets)[:, None]
+    inside = (index >= np.asarray(low)[..., None]) & (index < np.asarray(high)[..., None])
+    gathered = np.take_along_axis(X, np.clip(index, 0, n_samples - 1), axis=1)
+    return np.where(inside, gathered, X.dtype.type(0))

@@ -223,10 +223,21 @@ class MelFeaturesLayer(keras.layers.Layer):
         return ops.square(real) + ops.square(imag)
 
     def call(self, x):
-        S = self._power(self._frames(x))  # frames first, like _maths.power_spectrogram
+        return self.features_from_power(self.mel_power(self._power(self._frames(x))))
+
+    # The two halves of ``call``, shared with the streaming export (``sklkws.export._streaming``),
+    # which computes each frame's mel power once per stream and the rest once per window.
+    def mel_power(self, S):
+        """Frames-first power ``(..., n_fft // 2 + 1)`` projected on the mel bands (unchanged for "power")."""
+        if self.kind == "power":
+            return S
+        mel = _maths.mel_matrix(self.sample_rate, self.n_fft, self.n_mels, self.fmin, self.fmax)
+        return ops.matmul(S, _constant(mel.T))
+
+    def features_from_power(self, S):
+        """``(batch, n_frames, bins)`` mel power to the layer's output: dB with the clip's floor, DCT, layout."""
         if self.kind != "power":
-            mel = _maths.mel_matrix(self.sample_rate, self.n_fft, self.n_mels, self.fmin, self.fmax)
-            S = _maths.power_to_db(ops.matmul(S, _constant(mel.T)), self.top_db, xp=ops)
+            S = _maths.power_to_db(S, self.top_db, xp=ops)
         if self.kind == "mfcc":
             S = ops.matmul(S, _constant(_maths.dct_matrix(self.n_mels, self.n_mfcc).T))
         S = ops.transpose(S, (0, 2, 1))

@@ -26,6 +26,9 @@ import numpy as np
 import scipy.fft
 import scipy.signal
 
+# The zero-fill gather lives on the device side (numpy only), which the streaming spotter uses too.
+from ..device._audio import gather_zero_fill  # noqa: F401
+
 AMIN = 1e-10
 
 
@@ -181,6 +184,15 @@ def check_normalize_method(method):
         raise ValueError(f"Unknown normalisation method {method!r}; use 'peak', 'minmax' or 'rms'.")
 
 
+def peak_level(peak, xp=np):
+    """The divisor of peak normalisation for a clip whose largest ``|x|`` is ``peak``.
+
+    Shared by :func:`normalize` and the streaming export, which applies the same
+    gain to mel power computed before normalisation (power scales by its square).
+    """
+    return xp.maximum(peak, EPS)
+
+
 def normalize(X, method="peak", target_dbfs=-20.0, xp=np):
     """Loudness normalisation of each clip.
 
@@ -191,38 +203,10 @@ def normalize(X, method="peak", target_dbfs=-20.0, xp=np):
     """
     check_normalize_method(method)
     if method == "peak":
-        return X / xp.maximum(xp.max(xp.abs(X), axis=1, keepdims=True), EPS)
+        return X / peak_level(xp.max(xp.abs(X), axis=1, keepdims=True), xp=xp)
     if method == "minmax":
         low = xp.min(X, axis=1, keepdims=True)
         span = xp.max(X, axis=1, keepdims=True) - low
         return (X - low) / xp.maximum(span, EPS)
     rms = xp.sqrt(xp.mean(xp.square(X), axis=1, keepdims=True))
     return X * (10.0 ** (target_dbfs / 20.0) / xp.maximum(rms, EPS))
-
-
-def gather_zero_fill(X, offsets, length, low=0, high=None):
-    """Windows of each clip with zero fill: ``out[i, j] = X[i, j + offsets[i]]`` where in range, else 0.
-
-    A source index counts as in range when ``low[i] <= j + offsets[i] < high[i]``
-    (``high`` defaults to the clip length): cropping, zero padding, shifting and
-    trimming are all this one gather.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_clips, n_samples)
-    offsets : ndarray of int, shape (n_clips,)
-    length : int
-        Output samples per clip.
-    low, high : int or ndarray of shape (n_clips,)
-        Source range kept; outside it the output is zero.
-
-    Returns
-    -------
-    out : ndarray of shape (n_clips, length), X's dtype
-    """
-    n_samples = X.shape[1]
-    high = n_samples if high is None else high
-    index = np.arange(length)[None, :] + np.asarray(offsets)[:, None]
-    inside = (index >= np.asarray(low)[..., None]) & (index < np.asarray(high)[..., None])
-    gathered = np.take_along_axis(X, np.clip(index, 0, n_samples - 1), axis=1)
-    return np.where(inside, gathered, X.dtype.type(0))
