@@ -23,7 +23,7 @@ def export(args):
     from sklkws.export import export_main
 
     return export_main(args.model, args.out, quantize=args.quantize, data=args.data, test=args.test,
-                       n_clips=args.n_clips, budget=args.budget)
+                       n_clips=args.n_clips, budget=args.budget, streaming=args.streaming)
 
 
 def listen(args):
@@ -110,6 +110,9 @@ def build_parser():
     p.add_argument("--n-clips", type=int, default=500, help="parity-check clips drawn (default 500)")
     p.add_argument("--budget", choices=("pi", "micro"), default="pi",
                    help="pi: < 5,000,000 bytes, < 200 ms est. Pi 3; micro: <= 250,000 bytes int8, <= 20 ms")
+    p.add_argument("--streaming", action="store_true",
+                   help="also embed the streaming pair: `listen` then computes each frame's front end once per "
+                        "stream, not once per window (the file grows by about the networks' size)")
     p.set_defaults(func=export)
 
     p = sub.add_parser("listen", help="spot keywords in a long recording")

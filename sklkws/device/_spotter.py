@@ -179,6 +179,12 @@ class KeywordSpotter:
         Windows per ``predict_proba`` call.
     num_threads : int, default=1
         Interpreter threads when ``model`` is a path to a ``.tflite`` file.
+    streaming : bool, default=None
+        Use the model's streaming pair (``sklkws export --streaming``;
+        :class:`~sklkws.device.StreamingModel`), which computes each stream frame's
+        front end once and only the network per window, with the whole-window
+        model's numbers. None: when the model carries one; True: required (an error
+        says how to export it); False: the whole-window model.
 
     For ``hop``, ``smoothing``, ``threshold`` and ``refractory``, None means the
     operating point stored in the model's metadata by
@@ -206,7 +212,7 @@ class KeywordSpotter:
     """
 
     def __init__(self, model, *, keywords=None, hop=None, smoothing=None, threshold=None, refractory=None,
-                 window=None, sample_rate=None, batch_size=64, num_threads=1):
+                 window=None, sample_rate=None, batch_size=64, num_threads=1, streaming=None):
         self.model = model
         self.keywords = keywords
         self.hop = hop
@@ -217,6 +223,7 @@ class KeywordSpotter:
         self.sample_rate = sample_rate
         self.batch_size = batch_size
         self.num_threads = num_threads
+        self.streaming = streaming
 
     # ------------------------------------------------------------------ setup
 
@@ -262,6 +269,26 @@ class KeywordSpotter:
             raise ValueError(f"keywords {missing or keywords} are not among the model's classes {classes}.")
         self.keywords_ = np.asarray(keywords)
         self._columns = np.array([classes.index(k) for k in keywords])
+        self.streaming_ = self._streaming_model(model)
+
+    def _streaming_model(self, model):
+        """The streaming pair to use, or None for the whole-window model."""
+        if self.streaming is False:
+            return None
+        metadata = getattr(model, "metadata_", None) or {}
+        if "streaming" not in metadata and self.streaming is None:
+            return None
+        from ._stream import StreamingModel
+
+        streaming = StreamingModel(model, num_threads=int(self.num_threads))
+        spec = streaming.spec_
+        if spec["n_samples"] != self.window_samples_ or list(map(str, streaming.classes_)) != \
+                [str(c) for c in model.classes_]:
+            if self.streaming:
+                raise ValueError(f"window={self.window!r} differs from the streaming pair's "
+                                 f"{spec['n_samples']}-sample windows; leave window=None.")
+            return None
+        return streaming
 
     @staticmethod
     def _check_threshold(threshold):
@@ -303,13 +330,21 @@ class KeywordSpotter:
         # The shared sample conventions: integer PCM of any width scaled, NaN/inf and unscaled PCM refused.
         return to_float_audio(chunk, what="audio").astype(np.float32, copy=False)
 
-    def _predict(self, windows, rows):
-        """Keyword posteriors of ``windows[rows]``, in batches of ``batch_size``."""
+    def _predict(self, buffer, rows, base=0):
+        """Keyword posteriors of the windows of ``buffer`` starting at ``rows``, in batches of ``batch_size``.
+
+        ``base`` is the stream position of ``buffer[0]``: the streaming pair reuses the
+        frames it computed for the previous windows of the same stream.
+        """
         out = np.empty((len(rows), len(self.keywords_)), dtype=np.float64)
+        windows = np.lib.stride_tricks.sliding_window_view(buffer, self.window_samples_)
         step = int(self.batch_size)
         for i in range(0, len(rows), step):
-            batch = windows[rows[i:i + step]]
-            out[i:i + len(batch)] = np.asarray(self.model_.predict_proba(batch))[:, self._columns]
+            if self.streaming_ is not None:
+                proba = self.streaming_.predict_windows(buffer, rows[i:i + step], base)
+            else:
+                proba = self.model_.predict_proba(windows[rows[i:i + step]])
+            out[i:i + len(proba)] = np.asarray(proba)[:, self._columns]
         return out
 
     def window_starts(self, n_samples):
@@ -359,8 +394,9 @@ class KeywordSpotter:
             return np.zeros((0, len(self.keywords_)), dtype=np.float64)
         padded = np.zeros(max(len(audio), starts[-1] + self.window_samples_), dtype=np.float32)
         padded[:len(audio)] = audio
-        windows = np.lib.stride_tricks.sliding_window_view(padded, self.window_samples_)
-        return self._predict(windows, starts)
+        if self.streaming_ is not None:
+            self.streaming_.reset()
+        return self._predict(padded, starts)
 
     def smoothed_posteriors(self, posteriors, *, smoothing=None):
         """The causal moving average the detector thresholds.
@@ -429,8 +465,7 @@ class KeywordSpotter:
         starts = np.arange(self._next_start, end - self.window_samples_ + 1, self.hop_samples_)
         if len(starts) == 0:
             return []
-        windows = np.lib.stride_tricks.sliding_window_view(self._buffer, self.window_samples_)
-        events = self._state.feed(self._predict(windows, starts - self._buffer_start))
+        events = self._state.feed(self._predict(self._buffer, starts - self._buffer_start, self._buffer_start))
         self._next_start = int(starts[-1] + self.hop_samples_)
         drop = self._next_start - self._buffer_start  # samples no later window needs
         self._buffer, self._buffer_start = self._buffer[drop:], self._buffer_start + drop

@@ -255,8 +255,9 @@ def to_tflite(model, quantize=None, representative_data=None, *, quantize_fronte
     quantize : {"int8", "float16"} or None, default=None
         ``"int8"``: post-training integer quantisation calibrated on
         ``representative_data``; ``"float16"``: half-precision weights.
-    representative_data : ndarray of shape (n_clips, n_samples), default=None
-        Calibration clips (raw audio), required for ``"int8"``.
+    representative_data : ndarray of shape (n_clips, n_samples) or list of ndarray, default=None
+        Calibration clips (raw audio), required for ``"int8"``; one array per input
+        for a model with several inputs.
     quantize_frontend : bool, default=False
         With ``"int8"``, also quantise the front-end ops (layers named
         ``sklkws_fe*``, except a ``Normalizer``'s) and the vote. By default they stay
@@ -274,8 +275,10 @@ def to_tflite(model, quantize=None, representative_data=None, *, quantize_fronte
     with tempfile.TemporaryDirectory() as saved_model:
         # Keras 3: a SavedModel export, then the SavedModel converter (written once, converted once or twice).
         with contextlib.redirect_stdout(io.StringIO()):
-            spec = keras.InputSpec(shape=tuple(model.input_shape), dtype="float32")
-            model.export(saved_model, format="tf_saved_model", verbose=False, input_signature=[spec])
+            specs = [keras.InputSpec(shape=tuple(t.shape), dtype="float32") for t in model.inputs]
+            # A model of several inputs is called with their list as its one argument.
+            signature = specs if len(specs) == 1 else [specs]
+            model.export(saved_model, format="tf_saved_model", verbose=False, input_signature=signature)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
         if quantize is None:
             return _convert(converter)
@@ -284,11 +287,13 @@ def to_tflite(model, quantize=None, representative_data=None, *, quantize_fronte
         if quantize == "float16":
             converter.target_spec.supported_types = [tf.float16]
             return _convert(converter)
-        clips = np.asarray(representative_data, dtype=np.float32)
+        # One array per model input (a streaming network has two: frames and window peaks).
+        inputs = representative_data if isinstance(representative_data, (list, tuple)) else [representative_data]
+        inputs = [np.asarray(a, dtype=np.float32) for a in inputs]
 
         def representative():
-            for clip in clips:
-                yield [clip[None, :]]
+            for i in range(len(inputs[0])):
+                yield [a[i:i + 1] for a in inputs]
 
         converter.representative_dataset = representative
         names = [d["name"] for d in _make_interpreter(float_content, 1).get_tensor_details()]
@@ -311,11 +316,13 @@ def to_tflite(model, quantize=None, representative_data=None, *, quantize_fronte
             return bytes(debugger.get_nondebug_quantized_model())
 
 
-def embed_metadata(content, metadata, *, strip=True):
+def embed_metadata(content, metadata, *, strip=True, graphs=None):
     """Add the JSON description to a .tflite flatbuffer as a ``sklkws_metadata`` entry.
 
     With ``strip``, tensor names and signatures are dropped first (they are about a
     fifth of a small model's file; inputs and outputs are found by position).
+    ``graphs`` maps entry names to further bytes stored the same way (the streaming
+    pair's two graphs).
     """
     # TensorFlow's copies of the schema: importing ai_edge_litert would load its native
     # library beside TensorFlow's, which crashes later training (see _compact._interpreter_class).
@@ -325,12 +332,15 @@ def embed_metadata(content, metadata, *, strip=True):
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(content))
     if strip:
         flatbuffer_utils.strip_strings(model)
-    buffer = schema.BufferT()
-    buffer.data = np.frombuffer(json.dumps(metadata).encode("utf-8"), dtype=np.uint8)
-    model.buffers.append(buffer)
-    entry = schema.MetadataT()
-    entry.name, entry.buffer = METADATA_NAME, len(model.buffers) - 1
-    model.metadata = [m for m in (model.metadata or []) if m.name != METADATA_NAME.encode()] + [entry]
+    entries = {METADATA_NAME: json.dumps(metadata).encode("utf-8"), **(graphs or {})}
+    model.metadata = [m for m in (model.metadata or []) if m.name.decode() not in entries]
+    for name, data in entries.items():
+        buffer = schema.BufferT()
+        buffer.data = np.frombuffer(data, dtype=np.uint8)
+        model.buffers.append(buffer)
+        entry = schema.MetadataT()
+        entry.name, entry.buffer = name, len(model.buffers) - 1
+        model.metadata.append(entry)
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
@@ -356,7 +366,7 @@ def _metadata(estimator, builder, n_samples, quantize, quantize_frontend, stft):
 
 
 def compact_bytes(estimator, quantize="int8", representative_data=None, *, stft="fft", quantize_frontend=False,
-                  n_calibration=200, batch_size=1, strip=True):
+                  n_calibration=200, batch_size=1, strip=True, streaming=False):
     """The compact artifact's bytes (metadata embedded) and its metadata, without writing or checking.
 
     Parameters are those of :func:`export_compact`.
@@ -377,11 +387,17 @@ def compact_bytes(estimator, quantize="int8", representative_data=None, *, stft=
     content = to_tflite(model, quantize, calibration, quantize_frontend=quantize_frontend)
     metadata = _metadata(estimator, builder, n_samples, quantize, quantize_frontend, stft)
     metadata["batch_size"] = batch_size
-    return embed_metadata(content, metadata, strip=strip), metadata
+    graphs = None
+    if streaming:
+        from ._streaming import FRAMES_NAME, WINDOWS_NAME, streaming_bytes
+
+        frames, windows, metadata["streaming"] = streaming_bytes(estimator, quantize, calibration, stft=stft)
+        graphs = {FRAMES_NAME: frames, WINDOWS_NAME: windows}
+    return embed_metadata(content, metadata, strip=strip, graphs=graphs), metadata
 
 
 def to_compact(estimator, representative_data=None, quantize="int8", *, stft="fft", quantize_frontend=False,
-               n_calibration=200, batch_size=1, num_threads=1):
+               n_calibration=200, batch_size=1, num_threads=1, streaming=False):
     """A fitted pipeline as a :class:`~sklkws.device.CompactClassifier`, in memory: joblib-save it for the device.
 
     The object holds the exported model's bytes and its description only, so a
@@ -398,7 +414,7 @@ def to_compact(estimator, representative_data=None, quantize="int8", *, stft="ff
         Calibration clips (raw audio); required for int8. Use clips the model was not
         trained on when you have them.
     quantize : {"int8", "float16"} or None, default="int8"
-    stft, quantize_frontend, n_calibration, batch_size
+    stft, quantize_frontend, n_calibration, batch_size, streaming
         See :func:`export_compact`.
     num_threads : int, default=1
         Interpreter threads of the returned classifier.
@@ -418,14 +434,14 @@ def to_compact(estimator, representative_data=None, quantize="int8", *, stft="ff
 
     content, metadata = compact_bytes(estimator, quantize, representative_data, stft=stft,
                                       quantize_frontend=quantize_frontend, n_calibration=n_calibration,
-                                      batch_size=batch_size)
+                                      batch_size=batch_size, streaming=streaming)
     return CompactClassifier.from_bytes(content, metadata, num_threads=num_threads)
 
 
 def export_compact(
     estimator, path, quantize="int8", representative_data=None, *, validation_data=None, stft="fft",
     quantize_frontend=False, n_calibration=200, batch_size=1, check=True, verbose=True, n_runs=100, num_threads=1,
-    budget="pi", device=None, max_size_bytes=None, max_device_latency_ms=None,
+    budget="pi", device=None, max_size_bytes=None, max_device_latency_ms=None, streaming=False,
 ):
     """Write a fitted pipeline as ONE TFLite model on raw audio, and check it.
 
@@ -468,6 +484,11 @@ def export_compact(
         The named limits checked (see :data:`sklkws.device.BUDGETS`).
     n_runs, num_threads, device, max_size_bytes, max_device_latency_ms
         See :func:`compact_report`.
+    streaming : bool, default=False
+        Also embed the streaming pair (:mod:`sklkws.export._streaming`): the graphs
+        with which :class:`~sklkws.device.KeywordSpotter` computes each stream frame's
+        front end once instead of once per window. It holds the networks a second
+        time, so the file grows by about the networks' size (the size check counts it).
 
     Returns
     -------
@@ -504,7 +525,7 @@ def export_compact(
             calibration, X_rest = representative_data[rows], representative_data[~rows]
     content, metadata = compact_bytes(estimator, quantize, calibration, stft=stft,
                                       quantize_frontend=quantize_frontend, n_calibration=n_calibration,
-                                      batch_size=batch_size)
+                                      batch_size=batch_size, streaming=streaming)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
     sidecar_path(path).write_text(json.dumps(metadata, indent=2), encoding="utf-8")
@@ -600,7 +621,7 @@ def _load_clips(data, n_clips, seed=0, test=None, n_calibration=200):
 
 
 def export_main(model, out, *, quantize="int8", data=None, test=None, n_clips=500, check=True, stft="fft",
-                budget="pi", verbose=True):
+                budget="pi", verbose=True, streaming=False):
     """Entry point of ``sklkws export MODEL --out FILE.tflite``: export a joblib-saved pipeline.
 
     Parameters
@@ -627,6 +648,8 @@ def export_main(model, out, *, quantize="int8", data=None, test=None, n_clips=50
     stft : {"fft", "matmul"}, default="fft"
     budget : {"pi", "micro"}, default="pi"
     verbose : bool, default=True
+    streaming : bool, default=False
+        Embed the streaming pair (see :func:`export_compact`).
 
     Returns
     -------
@@ -659,7 +682,7 @@ def export_main(model, out, *, quantize="int8", data=None, test=None, n_clips=50
     validation = None if X is None else ((X, y) if y is not None else (X,))
     try:
         export_compact(estimator, out, quantize, X_cal, validation_data=validation, stft=stft, check=check,
-                       verbose=verbose, budget=budget)
+                       verbose=verbose, budget=budget, streaming=streaming)
     except CompactLimitError as error:
         if verbose:
             print(f"error: {error}")

@@ -1,0 +1,74 @@
+"""Cost of the spotter per second of audio: whole windows against the streaming pair.
+
+    python benchmarks/streaming_cost.py [--members 3] [--seconds 120] [--hop 0.1] [--threads 1] [--repeats 5]
+
+Builds the recommended pipeline (``--members`` networks: the vote of three by default)
+with its real architecture and front ends, fits it for one epoch on a few noise
+clips (the cost does not depend on the weights), exports it int8 with the streaming
+pair (``export_compact(..., streaming=True)``), and times
+``KeywordSpotter.window_posteriors`` over ``--seconds`` of noise with the whole-window
+model (every hop recomputes the window's 101 frames) and with the streaming pair
+(each stream frame once, the networks per window), interleaved, median of
+``--repeats``, one interpreter thread. Printed: real-time factor of both, their
+ratio, the largest posterior difference between them, and the file sizes with and
+without the pair. The ratio is the number to quote: both run in the same process on
+the same machine.
+"""
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from sklkws.device import CompactClassifier
+from sklkws.export import export_compact
+from sklkws.recipes import recommended_pipeline
+from sklkws.streaming import KeywordSpotter
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=120.0)
+    parser.add_argument("--hop", type=float, default=0.1)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+
+    rng = np.random.default_rng(0)
+    # Noise clips for the twelve classes: one epoch on them sets every weight; the cost is the architecture's.
+    labels = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go", "_silence_", "_unknown_"]
+    X = (0.1 * rng.standard_normal((4 * len(labels), 16000))).astype(np.float32)
+    y = np.repeat(labels, 4)
+    pipeline = recommended_pipeline(n_members=args.members, epochs=1, random_state=0).fit(X, y)
+    audio = (0.05 * rng.standard_normal(int(args.seconds * 16000))).astype(np.float32)
+    with tempfile.TemporaryDirectory() as tmp:
+        plain, paired = Path(tmp, "plain.tflite"), Path(tmp, "paired.tflite")
+        export_compact(pipeline, plain, "int8", X, check=False, verbose=False)
+        export_compact(pipeline, paired, "int8", X, check=False, verbose=False, streaming=True)
+        compact = CompactClassifier(paired, num_threads=args.threads)
+        spotters = {"whole windows": KeywordSpotter(compact, hop=args.hop, streaming=False),
+                    "streaming pair": KeywordSpotter(compact, hop=args.hop, streaming=True)}
+        times = {name: [] for name in spotters}
+        posteriors = {}
+        for _ in range(args.repeats):
+            for name, spotter in spotters.items():
+                start = time.perf_counter()
+                posteriors[name] = spotter.window_posteriors(audio)
+                times[name].append(time.perf_counter() - start)
+        sizes = plain.stat().st_size, paired.stat().st_size
+    rtf = {name: statistics.median(t) / args.seconds for name, t in times.items()}
+    print(f"recommended pipeline, {args.members} member(s), int8, hop {args.hop} s, {args.threads} thread(s), "
+          f"{args.seconds:.0f} s of audio, median of {args.repeats}")
+    for name, value in rtf.items():
+        print(f"  {name:15s} real-time factor {value:.4f}")
+    print(f"  speed-up {rtf['whole windows'] / rtf['streaming pair']:.2f}x; largest posterior difference "
+          f"{np.abs(posteriors['whole windows'] - posteriors['streaming pair']).max():.4f}")
+    print(f"  file {sizes[0] / 1e3:.1f} KB whole-window model, {sizes[1] / 1e3:.1f} KB with the streaming pair")
+
+
+if __name__ == "__main__":
+    main()
