@@ -162,15 +162,17 @@ def test_bad_files_and_descriptions_fail_at_load_naming_the_file(files, pipe, tm
     junk.write_bytes(b"not a flatbuffer at all" * 10)
     junk.with_name("junk.tflite.json").write_text(json.dumps(metadata))
     with pytest.raises(ValueError, match="junk.tflite is not a TFLite model"):
-        CompactClassifier(junk)
+        CompactClassifier(junk).load()
+    with pytest.raises(ValueError, match="junk.tflite is not a TFLite model"):
+        load_model(junk)  # load_model loads at once
     with pytest.raises(ValueError, match="no such model file"):
-        CompactClassifier(tmp_path / "missing.tflite")
+        CompactClassifier(tmp_path / "missing.tflite").load()
 
     # A model without embedded description: the sidecar is used, and checked against the model.
     bare = tmp_path / "bare.tflite"
     bare.write_bytes(to_tflite(build_inference_model(pipe, batch_size=1)))
     with pytest.raises(ValueError, match=r"bare.tflite carries no sklkws description.*sidecar="):
-        CompactClassifier(bare)
+        CompactClassifier(bare).load()
     side = tmp_path / "described.json"
     side.write_text(json.dumps(metadata))
     assert list(CompactClassifier(bare, sidecar=side).classes_) == list(pipe.classes_)
@@ -180,19 +182,55 @@ def test_bad_files_and_descriptions_fail_at_load_naming_the_file(files, pipe, tm
                             ({"classes": []}, "non-empty list")]:
         side.write_text(json.dumps({**metadata, **change}))
         with pytest.raises(ValueError, match=message) as error:
-            CompactClassifier(bare, sidecar=side)
+            CompactClassifier(bare, sidecar=side).load()
         assert "bare.tflite" in str(error.value)
     side.write_text(json.dumps({k: v for k, v in metadata.items() if k != "classes"}))
     with pytest.raises(ValueError, match="lacks 'classes'"):
-        CompactClassifier(bare, sidecar=side)
+        CompactClassifier(bare, sidecar=side).load()
     # An embedded description that the sidecar beside it contradicts.
     edited = tmp_path / "edited.tflite"
     edited.write_bytes(good)
     edited.with_name("edited.tflite.json").write_text(json.dumps({**metadata, "classes": ["a", "b", "c"]}))
     with pytest.raises(ValueError, match="edited.tflite: the description inside the model and .* disagree"):
-        CompactClassifier(edited)
+        CompactClassifier(edited).load()
     with pytest.raises(ValueError, match="num_threads"):
-        CompactClassifier(files / "tiny.tflite", num_threads=0)
+        CompactClassifier(files / "tiny.tflite", num_threads=0).load()
+
+
+def test_compact_init_only_stores_its_parameters(files, data, tmp_path):
+    from sklearn.base import clone
+
+    missing = tmp_path / "missing.tflite"
+    lazy = CompactClassifier(missing, num_threads=2)  # scikit-learn's convention: no file read here
+    assert lazy.get_params() == {"model_path": missing, "num_threads": 2, "batch_size": 64, "sidecar": None}
+    assert "missing.tflite" in repr(lazy)
+    _, (Xv, _) = data
+    with pytest.raises(ValueError, match="missing.tflite: no such model file"):
+        lazy.predict(Xv[:1])  # the first use loads, with the load's message
+    with pytest.raises(ValueError, match="no such model file"):
+        lazy.classes_  # noqa: B018
+    with pytest.raises(ValueError, match="no such model file"):
+        load_model(missing)
+    model = CompactClassifier(files / "tiny.tflite")
+    assert "_content" not in vars(model)
+    copy = clone(model)  # clone builds from the parameters: cheap, and loads on use like the original
+    assert copy is not model and copy.get_params() == model.get_params()
+    expected = json.loads((files / "tiny.tflite.json").read_text())["classes"]
+    assert list(model.classes_) == expected and "_content" in vars(model)
+    np.testing.assert_array_equal(copy.predict(Xv), model.predict(Xv))
+    assert model.load() is model
+
+
+def test_proba_to_labels_is_the_rule_of_every_classifier(files, data):
+    from sklkws.device import MULTILABEL_THRESHOLD, proba_to_labels
+
+    proba = np.array([[0.1, 0.9], [0.5, 0.5], [0.7, 0.3]])
+    assert proba_to_labels(proba, np.array(["a", "b"])).tolist() == ["b", "a", "a"]  # ties: the first column
+    assert proba_to_labels(proba, np.arange(2), multilabel=True).tolist() == [[0, 1], [1, 1], [1, 0]]
+    assert MULTILABEL_THRESHOLD == 0.5
+    _, (Xv, _) = data
+    compact = CompactClassifier(files / "tiny.tflite")
+    np.testing.assert_array_equal(compact.predict(Xv), proba_to_labels(compact.predict_proba(Xv), compact.classes_))
 
 
 def test_interpreter_messages_tflite_runtime_and_32_bit(files, tmp_path):
@@ -205,7 +243,7 @@ def test_interpreter_messages_tflite_runtime_and_32_bit(files, tmp_path):
         sys.path.insert(0, {str(fake)!r})
         from sklkws.device import CompactClassifier
         try:
-            CompactClassifier({str(files / "tiny.tflite")!r})
+            CompactClassifier({str(files / "tiny.tflite")!r}).load()
         except ImportError as error:
             print(error)
     """)
@@ -218,7 +256,7 @@ def test_interpreter_messages_tflite_runtime_and_32_bit(files, tmp_path):
         platform.machine = lambda: "armv7l"
         from sklkws.device import CompactClassifier
         try:
-            CompactClassifier({str(files / "tiny.tflite")!r})
+            CompactClassifier({str(files / "tiny.tflite")!r}).load()
         except ImportError as error:
             print(error)
     """)

@@ -8,6 +8,7 @@ way round.
 - :class:`KeywordSpotter`, :class:`Event`: keyword spotting over long audio and streams.
 - :func:`read_metadata`, :func:`tflite_macs`, :func:`measure_latency`, :func:`compact_report`,
   :func:`estimate_device_latency`, :data:`DEVICE_MODELS`, :data:`BUDGETS`: reading and checking an exported model.
+- :func:`proba_to_labels`: probabilities to labels, the rule every sklkws classifier predicts with.
 - :func:`load_model`: a ``.tflite`` file or a joblib-saved compact model; a full training
   pipeline is refused with what to do instead when the training stack is missing.
 """
@@ -21,6 +22,7 @@ from ._compact import (
     sidecar_path,
     tflite_macs,
 )
+from ._labels import MULTILABEL_THRESHOLD, proba_to_labels
 from ._models import DEVICE_MODELS, DeviceModel, estimate_device_latency
 from ._report import BUDGETS, CompactLimitError, compact_report, format_report
 from ._spotter import Event, KeywordSpotter
@@ -33,12 +35,14 @@ __all__ = [
     "DeviceModel",
     "Event",
     "KeywordSpotter",
+    "MULTILABEL_THRESHOLD",
     "check_clips",
     "compact_report",
     "estimate_device_latency",
     "format_report",
     "load_model",
     "measure_latency",
+    "proba_to_labels",
     "read_metadata",
     "sidecar_path",
     "tflite_macs",

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ._audio import to_float_audio
+from ._labels import proba_to_labels
 
 __all__ = ["CompactClassifier", "load_model", "measure_latency", "read_metadata", "tflite_macs"]
 
@@ -370,6 +371,11 @@ def measure_latency(model, clip=None, *, n_runs=100, n_warmup=10, num_threads=1)
     return 1000.0 * statistics.median(times)
 
 
+#: Attributes of a CompactClassifier that come from its file: reading one loads it.
+_LOADED_ATTRIBUTES = frozenset({"classes_", "metadata_", "n_samples_", "n_features_in_", "sample_rate_",
+                                "multilabel_", "_interpreter", "_content"})
+
+
 class CompactClassifier:
     """Predict from an exported .tflite model with numpy and the LiteRT interpreter only.
 
@@ -382,15 +388,17 @@ class CompactClassifier:
     metadata, and loads where only numpy, joblib and LiteRT are installed (loading a
     joblib file runs pickled code: only load files you trust).
 
-    The file and its description are checked when the object is created (or
-    unpickled): a file that is no TFLite model, a description that does not match
-    the model's input length or number of outputs, or a class list out of the
-    sorted order of ``classes_`` raise a ``ValueError`` naming the file.
+    Creating the object only stores its parameters (scikit-learn's convention);
+    the file is read and checked by :meth:`load`, which :func:`load_model` calls,
+    or else on first use (``predict``, ``classes_``, ...), and on unpickling: a
+    file that is no TFLite model, a description that does not match the model's
+    input length or number of outputs, or a class list out of the sorted order of
+    ``classes_`` raise a ``ValueError`` naming the file.
 
-    This is a runtime object, not an estimator to fit: it reads the file when
-    created. Where scikit-learn is installed it is a classifier to scikit-learn
-    (``is_classifier``, scorers, ``ConfusionMatrixDisplay.from_estimator``) without
-    this module importing scikit-learn.
+    This is a runtime object, not an estimator to fit. Where scikit-learn is
+    installed it is a classifier to scikit-learn (``is_classifier``, scorers,
+    ``ConfusionMatrixDisplay.from_estimator``) without this module importing
+    scikit-learn.
 
     Parameters
     ----------
@@ -423,7 +431,7 @@ class CompactClassifier:
 
     Examples
     --------
-    >>> clf = CompactClassifier("kws.tflite", num_threads=4)  # doctest: +SKIP
+    >>> clf = CompactClassifier("kws.tflite", num_threads=4).load()  # doctest: +SKIP
     >>> clf.predict(clips)  # doctest: +SKIP
     array(['yes', '_silence_'], dtype='<U9')
     """
@@ -431,18 +439,39 @@ class CompactClassifier:
     _estimator_type = "classifier"  # what scikit-learn < 1.6 reads
 
     def __init__(self, model_path, *, num_threads=1, batch_size=64, sidecar=None):
+        # Parameters only, as scikit-learn's convention wants (clone and get_params build
+        # copies this way); the file is read by load(), on first use at the latest.
         self.model_path = model_path
         self.num_threads = num_threads
         self.batch_size = batch_size
         self.sidecar = sidecar
+
+    def load(self):
+        """Read and check the model file and its description now (done once, on first use otherwise).
+
+        :func:`load_model` calls this, so a bad file fails where it is loaded.
+
+        Returns
+        -------
+        self : CompactClassifier
+
+        Raises
+        ------
+        ValueError
+            Naming the file: missing, not a TFLite model, no description, or a
+            description that does not match the model.
+        """
+        if "_content" in self.__dict__:
+            return self
+        model_path, sidecar = self.model_path, self.sidecar
         path = Path(model_path)
         if not path.is_file():
             raise ValueError(f"{model_path}: no such model file; give the .tflite file written by `sklkws export`.")
-        self._content = path.read_bytes()
+        content = path.read_bytes()
         side = Path(sidecar) if sidecar is not None else sidecar_path(model_path)
         if sidecar is not None and not side.is_file():
             raise ValueError(f"sidecar={str(sidecar)!r}: no such file; give the JSON written beside the model.")
-        embedded = _embedded_metadata(self._content)
+        embedded = _embedded_metadata(content)
         if embedded is None:
             metadata = read_metadata(model_path, sidecar=side)  # the sidecar, or the error naming both files
         else:
@@ -455,18 +484,27 @@ class CompactClassifier:
                     raise ValueError(f"{model_path}: the description inside the model and {side} disagree "
                                      f"on {', '.join(map(repr, differ)) or 'everything'}; delete or re-write "
                                      f"{side} (the model's own description is used when it is absent).")
-        self._setup(metadata, str(model_path))
+        self._setup(content, metadata, str(model_path))
+        return self
+
+    def __getattr__(self, name):
+        # Called only for attributes not set yet: the loaded ones are read from the file on
+        # first access, so CompactClassifier(path).classes_ works as before.
+        if name in _LOADED_ATTRIBUTES and "model_path" in self.__dict__ and "_content" not in self.__dict__:
+            self.load()
+            return self.__dict__[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @classmethod
     def from_bytes(cls, content, metadata=None, *, num_threads=1, batch_size=64):
         """Build from model bytes (and its metadata when the bytes carry none)."""
-        self = cls.__new__(cls)
-        self.model_path, self.num_threads, self.batch_size, self.sidecar = None, num_threads, batch_size, None
-        self._content = bytes(content)
-        self._setup(metadata if metadata is not None else read_metadata(self._content), "the model bytes")
+        self = cls(None, num_threads=num_threads, batch_size=batch_size)
+        content = bytes(content)
+        self._setup(content, metadata if metadata is not None else read_metadata(content), "the model bytes")
         return self
 
-    def _setup(self, metadata, source):
+    def _setup(self, content, metadata, source):
+        """Check the parameters and the description, set the loaded attributes, then build the interpreter."""
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, (int, np.integer)) \
                 or self.batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}.")
@@ -475,6 +513,7 @@ class CompactClassifier:
             raise ValueError(f"num_threads must be a positive integer (or -1: the interpreter's default), "
                              f"got {self.num_threads!r}.")
         metadata = _validate(metadata, source)
+        self._content = content
         self.metadata_ = metadata
         self.classes_ = np.asarray(metadata["classes"])
         self.n_samples_ = int(metadata["n_samples"])
@@ -482,7 +521,12 @@ class CompactClassifier:
         self.sample_rate_ = int(metadata["sample_rate"])
         self.multilabel_ = bool(metadata.get("multilabel", False))
         self._interpreter = None
-        self._runner(source)  # at load time: a bad file or a description of another model fails here
+        try:
+            self._runner(source)  # at load time: a bad file or a description of another model fails here
+        except Exception:
+            for name in _LOADED_ATTRIBUTES:  # not half loaded: the next use tries (and fails) again
+                self.__dict__.pop(name, None)
+            raise
 
     def _runner(self, source=None):
         if self._interpreter is None:
@@ -548,7 +592,7 @@ class CompactClassifier:
         return out
 
     def predict(self, X):
-        """Most probable class, or the labels with probability >= 0.5 (multi-label).
+        """Most probable class, or the labels with probability of at least 0.5 (multi-label).
 
         Parameters
         ----------
@@ -558,10 +602,7 @@ class CompactClassifier:
         -------
         y : ndarray of shape (n_clips,) or (n_clips, n_labels)
         """
-        proba = self.predict_proba(X)
-        if self.multilabel_:
-            return (proba >= 0.5).astype(int)
-        return self.classes_[np.argmax(proba, axis=1)]
+        return proba_to_labels(self.predict_proba(X), self.classes_, self.multilabel_)
 
     def score(self, X, y):
         """Accuracy (subset accuracy for multi-label) on ``X``.
@@ -609,17 +650,19 @@ class CompactClassifier:
 
     def __getstate__(self):
         """Model bytes and metadata only: the interpreter is rebuilt (and the file checked) on load."""
+        self.load()  # a pickle carries the model by value
         return {"model_path": self.model_path, "num_threads": self.num_threads, "batch_size": self.batch_size,
                 "sidecar": self.sidecar, "content": self._content, "metadata": self.metadata_}
 
     def __setstate__(self, state):
         self.model_path, self.num_threads = state["model_path"], state["num_threads"]
-        self.batch_size, self._content = state["batch_size"], state["content"]
-        self.sidecar = state.get("sidecar")
-        self._setup(state["metadata"], str(self.model_path or "the unpickled model"))
+        self.batch_size, self.sidecar = state["batch_size"], state.get("sidecar")
+        self._setup(state["content"], state["metadata"], str(self.model_path or "the unpickled model"))
 
     def __repr__(self):
         source = self.model_path if self.model_path is not None else "<bytes>"
+        if "_content" not in self.__dict__:  # not loaded yet: repr never reads the file
+            return f"CompactClassifier({str(source)!r})"
         return f"CompactClassifier({str(source)!r}, classes={len(self.classes_)}, quantize={self.metadata_.get('quantize')!r})"
 
 
@@ -660,7 +703,7 @@ def load_model(path, *, num_threads=1):
     if not path.is_file():
         raise ValueError(f"{path}: no such model file.")
     if path.suffix == ".tflite":
-        return CompactClassifier(path, num_threads=num_threads)
+        return CompactClassifier(path, num_threads=num_threads).load()
     try:
         import joblib
     except ImportError:
