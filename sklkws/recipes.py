@@ -156,7 +156,7 @@ def recommended_pipeline(
     for three equal networks; ``benchmarks/ablation.py``, ``docs/models.md``).
     ``n_members=1`` gives one network (a third of the compute and size; 0.941 on
     average); ``distill=True`` trains one more network on the vote's probabilities
-    (:class:`~sklkws.distillation.DistilledClassifier`) and deploys that alone.
+    (:class:`~sklkws.ensemble.DistilledClassifier`) and deploys that alone.
 
     Parameters
     ----------
@@ -232,7 +232,7 @@ def recommended_pipeline(
 
     model = VotingClassifier([(f"net{i}", net) for i, net in enumerate(nets)], voting="soft")
     if distill:
-        from .distillation import DistilledClassifier
+        from .ensemble import DistilledClassifier
 
         student = recommended_classifier(random_state=seed(n_members), **_override(params, student_params or {}))
         model = DistilledClassifier(model, student, teacher_weight=teacher_weight)

@@ -10,7 +10,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 keras = pytest.importorskip("keras")
 
-from sklkws.distillation import DistilledClassifier  # noqa: E402
+from sklkws.distillation import DistilledClassifier, TeacherTargets  # noqa: E402
 from sklkws.features import MelFeatures  # noqa: E402
 from sklkws.models import KerasResNetClassifier  # noqa: E402
 from sklkws.preprocessing import Normalizer  # noqa: E402
@@ -72,14 +72,14 @@ def test_student_follows_the_teacher():
     assert liar.score(X_test, [swap[c] for c in y_test]) >= 0.9
     # Trained on the true labels, a student with teacher_weight=1 sees only the teacher's
     # probabilities and learns its mistake; with 0 it learns the labels.
-    follower = _net().fit(X, y, teacher=[liar], teacher_weight=1.0)
+    follower = _net().fit(X, y, batch_targets=TeacherTargets([liar], teacher_weight=1.0))
     assert follower.score(X_test, [swap[c] for c in y_test]) >= 0.9
-    own_mind = _net().fit(X, y, teacher=[liar], teacher_weight=0.0)
+    own_mind = _net().fit(X, y, batch_targets=TeacherTargets([liar], teacher_weight=0.0))
     assert own_mind.score(X_test, y_test) >= 0.9
     # Half and half: the targets are ties between label and teacher on "low" and "high",
     # so those clips are split between the two while "mid" (both agree) stays right.
     mid = y_test == "mid"
-    half = _net().fit(X, y, teacher=[liar], teacher_weight=0.5).predict_proba(X_test)
+    half = _net().fit(X, y, batch_targets=TeacherTargets([liar], teacher_weight=0.5)).predict_proba(X_test)
     np.testing.assert_allclose(half[~mid][:, [0, 1]].sum(1), 1.0, atol=0.15)  # classes_ high, low, mid
     assert (half[mid].argmax(1) == 2).mean() >= 0.9
 
@@ -106,17 +106,44 @@ def test_teacher_must_see_what_the_student_sees():
     teacher = KerasResNetClassifier(**mel).fit(X, y)
     other = dict(mel, frontend=MelFeatures(n_fft=128, hop_length=64, n_mels=8, fmin=300.0))
     with pytest.raises(ValueError, match="front end gives other features"):
-        KerasResNetClassifier(**other).fit(X, y, teacher=[teacher])
+        KerasResNetClassifier(**other).fit(X, y, batch_targets=TeacherTargets([teacher]))
     with pytest.raises(ValueError, match=r"predicts classes \['high', 'low', 'mid'\], not \[0, 1, 2\]"):
-        KerasResNetClassifier(**mel).fit(X, np.unique(y, return_inverse=True)[1], teacher=[teacher])
+        KerasResNetClassifier(**mel).fit(X, np.unique(y, return_inverse=True)[1],
+                                         batch_targets=TeacherTargets([teacher]))
+    # teacher_weight is a parameter of DistilledClassifier, checked by its _parameter_constraints.
     with pytest.raises(ValueError, match="teacher_weight"):
-        KerasResNetClassifier(**mel).fit(X, y, teacher=[teacher], teacher_weight=2)
+        DistilledClassifier(teacher, KerasResNetClassifier(**mel), teacher_weight=2).fit(X, y)
+    with pytest.raises(ValueError, match="teacher_weight"):
+        TeacherTargets([teacher], teacher_weight=2)
     with pytest.raises(ValueError, match="not a fitted sklkws Keras classifier"):
-        KerasResNetClassifier(**mel).fit(X, y, teacher=[object()])
+        KerasResNetClassifier(**mel).fit(X, y, batch_targets=TeacherTargets([object()]))
     with pytest.raises(ValueError, match="at least one fitted classifier"):
-        KerasResNetClassifier(**mel).fit(X, y, teacher=[])
+        TeacherTargets([])
     piped = VotingClassifier([("p", make_pipeline(Normalizer(), KerasResNetClassifier(**mel)))], voting="soft")
     with pytest.raises(ValueError, match="Pipeline before the DistilledClassifier"):
         DistilledClassifier(piped, KerasResNetClassifier(**mel)).fit(X, y)
     with pytest.raises(ValueError, match="student must be an sklkws Keras classifier"):
         DistilledClassifier(teacher, LogisticRegression()).fit(X, y)
+
+
+def test_distillation_lives_on_the_ensemble_side():
+    import sklkws.distillation
+    import sklkws.ensemble
+
+    for name in ("DistilledClassifier", "TeacherTargets"):
+        assert getattr(sklkws.distillation, name) is getattr(sklkws.ensemble, name)
+    assert DistilledClassifier.__module__ == "sklkws.ensemble._distillation"
+
+
+def test_batch_targets_is_a_generic_hook_of_the_classifiers():
+    import tensorflow as tf
+
+    X, y = _tones(30)
+    X_test, y_test = _tones(10, seed=1)
+    # Every batch's targets rolled by one class (classes_ high, low, mid): the network learns
+    # high -> low, low -> mid, mid -> high, whatever the labels say.
+    rolled = _net().fit(X, y, batch_targets=lambda X, Y: tf.roll(Y, 1, axis=1))
+    roll = {"high": "low", "low": "mid", "mid": "high"}
+    assert rolled.score(X_test, [roll[c] for c in y_test]) >= 0.9
+    with pytest.raises(ValueError, match="batch_targets must be a callable"):
+        _net().fit(X, y, batch_targets="teacher")

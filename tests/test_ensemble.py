@@ -316,3 +316,39 @@ def test_stacker_pickles_to_the_same_predictions(rng):
     assert hasattr(stacker, "model_")  # pickling must not strip the live estimator
     assert np.allclose(clone.predict_proba(P), stacker.predict_proba(P))
     assert np.array_equal(clone.predict(P), stacker.predict(P))
+
+
+def test_stacker_pickles_its_network_as_keras_bytes_like_the_classifiers(rng):
+    # One pickling strategy for every Keras estimator: the whole .keras model, not weights to rebuild.
+    Y = (rng.random((30, 3)) < 0.4).astype(int)
+    stacker = NeuralStacker(epochs=1, random_state=0).fit(noisy_members(Y, rng, (0.5, 0.3)), Y)
+    state = stacker.__getstate__()
+    assert "model_" not in state and "_model_weights" not in state
+    assert state["_model_keras"][:2] == b"PK"  # a .keras file is a zip archive
+
+
+def test_two_branch_feature_rows_are_not_checked_as_audio(rng):
+    import warnings
+
+    from sklkws.device._audio import AudioRangeWarning
+    from sklkws.ensemble import KerasTwoBranchClassifier
+    from sklkws.models import KerasResNetClassifier
+
+    X = rng.normal(0, 0.1, size=(12, 4000)).astype(np.float32)
+    X[:, 2000:] = 0  # silence: log-mels of -89 dB
+    y = np.repeat(["a", "b"], 6)
+    feats = TwoBranchFeatures(MelFeatures(n_mels=16), GlobalStatFeatures(n_frames=16, include_length=True))
+    rows = feats.fit_transform(X)
+    assert np.abs(rows).max() > 64  # features far outside audio's [-1, 1]: the audio check would warn
+    tiny = dict(epochs=1, run_eagerly=True, random_state=0)
+    clf = KerasTwoBranchClassifier(arch_params={**feats.arch_params_, "mel_params": {"filters": (4,)}}, **tiny)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AudioRangeWarning)
+        clf.fit(rows, y)
+        assert clf.predict_proba(rows).shape == (12, 2)
+    # Raw audio is still checked as audio: a peak far above [-1, 1] warns.
+    loud = X * 1000
+    with pytest.warns(AudioRangeWarning):
+        KerasResNetClassifier(arch_params={"n_blocks": 1, "filters": 4}, **tiny).fit(loud, y)
+    with pytest.warns(AudioRangeWarning):  # its own front end: X is audio
+        KerasTwoBranchClassifier(arch_params=clf.arch_params, frontend=feats, **tiny).fit(loud, y)

@@ -144,6 +144,41 @@ def test_clone_and_params_leave_the_model_alone():
     assert clf.learning_rate == 0.02 and clf.arch_params == TINY_1D
 
 
+def test_arch_params_are_nested_parameters_that_a_search_can_tune():
+    X, y = tone_clips(6)
+    clf = KerasResNetClassifier(arch_params=TINY_1D, **TINY)
+    params = clf.get_params(deep=True)
+    assert {k: v for k, v in params.items() if k.startswith("arch_params__")} == {
+        f"arch_params__{k}": v for k, v in TINY_1D.items()
+    }
+    assert "arch_params__filters" not in clf.get_params(deep=False)
+    wider = clone(clf).set_params(arch_params__filters=6, arch_params__dilation_typo=None)
+    assert wider.arch_params == {**TINY_1D, "filters": 6, "dilation_typo": None}
+    assert clf.arch_params == TINY_1D  # a copy is set: the dict given (and shared by clones) is unchanged
+    assert clone(wider).get_params()["arch_params__filters"] == 6  # clone round trip
+    nested = KerasResNetClassifier(arch_params={"mel_params": {"filters": (4,)}}).set_params(
+        arch_params__mel_params__filters=(8,))
+    assert nested.get_params()["arch_params__mel_params__filters"] == (8,)
+
+    search = GridSearchCV(clf, {"arch_params__filters": [2, 5]}, cv=2).fit(X, y)
+    assert search.best_params_["arch_params__filters"] in (2, 5)
+    tried = [p["arch_params__filters"] for p in search.cv_results_["params"]]
+    assert tried == [2, 5]
+    best = search.best_estimator_
+    assert best.arch_params == {**TINY_1D, "filters": search.best_params_["arch_params__filters"]}
+    first_conv = next(layer for layer in best.model_.layers if isinstance(layer, keras.layers.Conv1D))
+    assert first_conv.filters == best.arch_params["filters"]  # the network was built with it
+    piped = make_pipeline(clf).set_params(kerasresnetclassifier__arch_params__n_blocks=2)
+    assert piped[-1].arch_params == {**TINY_1D, "n_blocks": 2}
+
+    optuna = pytest.importorskip("optuna")
+    from sklkws.tuning import OptunaSearch
+
+    study = OptunaSearch(clf, {"arch_params__filters": optuna.distributions.IntDistribution(2, 5)}, cv=2,
+                         n_trials=2, random_state=0).fit(X, y)
+    assert study.best_estimator_.arch_params["filters"] == study.best_params_["arch_params__filters"]
+
+
 @pytest.mark.parametrize(
     "params, message",
     [

@@ -6,20 +6,18 @@ import keras
 import numpy as np
 import tensorflow as tf
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import (
     _check_sample_weight,
-    check_array,
     check_consistent_length,
     check_is_fitted,
-    column_or_1d,
     validate_data,
 )
 
 from .._compat import Interval
 from .._validation import batch_slices
+from ..models._checkpoint import PicklesKerasModel
+from ..models._labels import LabelEncodingMixin
 
 
 @keras.saving.register_keras_serializable(package="sklkws")
@@ -154,7 +152,7 @@ def _train(model, loss, optimizer, X, Y, w, *, epochs, batch_size, rng, verbose=
     return history
 
 
-class NeuralStacker(ClassifierMixin, BaseEstimator):
+class NeuralStacker(LabelEncodingMixin, PicklesKerasModel, ClassifierMixin, BaseEstimator):
     """The tagging seed's neural stacker over the probabilities of several models.
 
     For every class, a weighted average of the members' probabilities (weights
@@ -254,18 +252,10 @@ class NeuralStacker(ClassifierMixin, BaseEstimator):
 
     def _targets(self, y):
         """Targets for the network: indicator/one-hot, or one column for binary."""
-        if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
-        y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
-        check_classification_targets(y)
-        if type_of_target(y) == "multilabel-indicator":
-            self.classes_ = np.arange(y.shape[1])
+        codes = self._encode_targets(y)
+        if self._multilabel:
             self._kind = "multilabel"
-            return np.asarray(y, dtype=np.float32)
-        y = column_or_1d(y, warn=True)
-        encoder = LabelEncoder().fit(y)
-        self.classes_ = encoder.classes_
-        codes = encoder.transform(y)
+            return np.asarray(codes, dtype=np.float32)
         if len(self.classes_) == 2:
             self._kind = "binary"
             return codes[:, None].astype(np.float32)
@@ -364,7 +354,7 @@ class NeuralStacker(ClassifierMixin, BaseEstimator):
         return out
 
     def predict(self, X):
-        """Most probable class, or labels with probability >= 0.5 for multi-label.
+        """Most probable class, or labels with probability of at least 0.5 for multi-label.
 
         Parameters
         ----------
@@ -374,25 +364,7 @@ class NeuralStacker(ClassifierMixin, BaseEstimator):
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_labels)
         """
-        proba = self.predict_proba(X)
-        if self._kind == "multilabel":
-            return (proba >= 0.5).astype(int)
-        return self.classes_[np.argmax(proba, axis=1)]
-
-    def __getstate__(self):
-        """Pickle the network as its weights: no live TensorFlow objects."""
-        state = dict(super().__getstate__())  # a copy: object.__getstate__ gives the live __dict__
-        model = state.pop("model_", None)
-        if model is not None:
-            state["_model_weights"] = model.get_weights()
-        return state
-
-    def __setstate__(self, state):
-        weights = state.pop("_model_weights", None)
-        super().__setstate__(state)
-        if weights is not None:
-            self.model_ = self._build()
-            self.model_.set_weights(weights)
+        return self._decode(self.predict_proba(X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

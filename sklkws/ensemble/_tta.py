@@ -5,18 +5,13 @@ import numbers
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils import check_random_state, get_tags
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_array,
-    check_consistent_length,
-    check_is_fitted,
-    column_or_1d,
-)
+from sklearn.utils.validation import _check_sample_weight, check_consistent_length, check_is_fitted
 
 from .._compat import HasMethods, Interval
 from ..frontend._maths import gather_zero_fill
 from .._validation import batch_slices, check_audio
+from ..device._labels import proba_to_labels
+from ..models._labels import check_targets
 
 
 def content_lengths(X):
@@ -175,14 +170,8 @@ class TTAClassifier(ClassifierMixin, BaseEstimator):
         self : object
         """
         self._validate_params()
-        if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
+        y, self._multilabel = check_targets(y, self)  # labels pass to the estimator as they are
         X = check_audio(self, X, reset=True)
-        y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
-        check_classification_targets(y)
-        self._multilabel = type_of_target(y) == "multilabel-indicator"
-        if not self._multilabel:
-            y = column_or_1d(y, warn=True)
         check_consistent_length(X, y)
         self.shifts_ = self._check_shifts()
         self.crop_length_ = int(self.crop_length or X.shape[1])
@@ -243,7 +232,7 @@ class TTAClassifier(ClassifierMixin, BaseEstimator):
         return out
 
     def predict(self, X):
-        """Most probable class, or labels with averaged probability >= 0.5 for multi-label.
+        """Most probable class, or labels with averaged probability of at least 0.5 for multi-label.
 
         Parameters
         ----------
@@ -253,10 +242,7 @@ class TTAClassifier(ClassifierMixin, BaseEstimator):
         -------
         y : ndarray of shape (n_clips,) or (n_clips, n_labels)
         """
-        proba = self.predict_proba(X)
-        if self._multilabel:
-            return (proba >= 0.5).astype(int)
-        return self.classes_[np.argmax(proba, axis=1)]
+        return proba_to_labels(self.predict_proba(X), self.classes_, self._multilabel)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

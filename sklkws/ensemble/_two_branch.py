@@ -252,3 +252,7 @@ class KerasTwoBranchClassifier(KerasClassifierBase):
 
     def _resolve_arch(self, feature_shape):
         return "two_branch" if self.arch == "auto" else self.arch
+
+    def _takes_feature_rows(self):
+        # Without a front end the rows are TwoBranchFeatures' packed features, not audio.
+        return self.frontend is None and self._resolve_arch(None) == "two_branch"

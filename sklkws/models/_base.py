@@ -3,24 +3,18 @@
 import contextlib
 import numbers
 import os
-import tempfile
 import threading
 import warnings
 from pathlib import Path
 
 import keras
 import numpy as np
-import sklearn
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit, StratifiedShuffleSplit
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_sample_weight
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import (
     _check_sample_weight,
-    check_array,
     check_consistent_length,
     check_is_fitted,
     column_or_1d,
@@ -28,10 +22,12 @@ from sklearn.utils.validation import (
 )
 
 from .._compat import HasMethods, Interval, StrOptions
-from .._validation import as_float_audio, batch_slices, check_audio, check_labels
+from .._validation import as_float_audio, batch_slices, check_audio
 from . import _checkpoint
 from ._architectures import build_model
+from ._checkpoint import PicklesKerasModel
 from ._data import TrainingBatches
+from ._labels import LabelEncodingMixin
 
 _OPTIMIZERS = {
     "adam": lambda lr: keras.optimizers.Adam(lr),
@@ -93,7 +89,50 @@ def _ndim(X):
     return ndim if ndim else np.asarray(X).ndim
 
 
-class KerasClassifierBase(ClassifierMixin, BaseEstimator):
+def network_input(estimator, X):
+    """What a fitted sklkws Keras classifier's network takes for clips ``X``: its front end's output.
+
+    Parameters
+    ----------
+    estimator : KerasClassifierBase
+        Fitted (or with its front end fitted, inside ``fit``).
+    X : array-like of shape (n_clips, ...)
+        A batch as ``fit`` and ``predict`` receive it.
+
+    Returns
+    -------
+    features : ndarray of float32
+        A fresh array (integer PCM scaled when there is no front end).
+    """
+    return estimator._features(X)
+
+
+def _flatten(prefix, params):
+    """``{prefix__key: value}`` for every entry of a dict of builder arguments, nested dicts too."""
+    flat = {}
+    for key, value in (params or {}).items() if isinstance(params, dict) else ():
+        name = f"{prefix}__{key}"
+        flat[name] = value
+        if isinstance(value, dict):
+            flat.update(_flatten(name, value))
+    return flat
+
+
+def _copy_dicts(value):
+    """A copy of nested dicts (other values shared): what set_params may change."""
+    return {k: _copy_dicts(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+
+def _set_nested(params, path, value):
+    """``params[path[0]][path[1]]... = value``, creating dicts on the way (in place of a non-dict value)."""
+    for key in path[:-1]:
+        if not isinstance(params.get(key), dict):
+            params[key] = {}
+        params = params[key]
+    params[path[-1]] = value
+
+
+class KerasClassifierBase(LabelEncodingMixin, PicklesKerasModel, ClassifierMixin, BaseEstimator):
     """Train a registered Keras architecture as a scikit-learn classifier.
 
     ``fit`` builds a fresh network from :data:`sklkws.models.ARCHITECTURES` (unless
@@ -281,6 +320,57 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
         self.run_eagerly = run_eagerly
         self.random_state = random_state
 
+    # ------------------------------------------------------- nested architecture parameters
+
+    def get_params(self, deep=True):
+        """Parameters of this classifier; with ``deep``, each ``arch_params`` entry as ``arch_params__<key>``.
+
+        The architecture's builder arguments are then searchable like a nested
+        estimator's parameters (``GridSearchCV(clf, {"arch_params__width": [1, 2]})``,
+        ``clf__arch_params__width`` inside a Pipeline).
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return the parameters of contained estimators (the front end, the
+            augmenters) and the entries of ``arch_params`` (nested dicts as
+            ``arch_params__<key>__<subkey>``).
+
+        Returns
+        -------
+        params : dict
+        """
+        params = super().get_params(deep=deep)
+        if deep:
+            params.update(_flatten("arch_params", self.arch_params))
+        return params
+
+    def set_params(self, **params):
+        """Set parameters; ``arch_params__<key>=value`` sets one builder argument.
+
+        ``arch_params`` is replaced by an updated copy (the dict given at construction,
+        maybe shared with clones, is never changed); a key it does not hold yet is
+        added, and the builder says at ``fit`` if it takes no such argument.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters, ``<component>__<parameter>`` for contained
+            estimators and ``arch_params__<key>`` (``arch_params__<key>__<subkey>``
+            for a nested dict such as ``mel_params``).
+
+        Returns
+        -------
+        self : object
+        """
+        nested = {key: params.pop(key) for key in list(params) if key.startswith("arch_params__")}
+        if nested:
+            arch_params = _copy_dicts(params.pop("arch_params", self.arch_params) or {})
+            for key, value in nested.items():
+                _set_nested(arch_params, key[len("arch_params__"):].split("__"), value)
+            params["arch_params"] = arch_params
+        return super().set_params(**params)
+
     # ------------------------------------------------------------------ subclass hook
 
     def _resolve_arch(self, feature_shape):
@@ -294,9 +384,15 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------- validation
 
+    def _takes_feature_rows(self):
+        """Whether 2-D input is rows of features (not clips of audio) for the architecture chosen."""
+        # The packed TwoBranchFeatures rows hold statistics and the clip length in samples:
+        # far outside audio's [-1, 1], so the audio checks would warn (or refuse) falsely.
+        return self.frontend is None and self.arch == "two_branch"
+
     def _check_X(self, X, *, reset):
         """Raw audio (n, n_samples) through check_audio, features (n, bins, frames) as they are."""
-        if _ndim(X) == 3:
+        if _ndim(X) == 3 or (_ndim(X) == 2 and self._takes_feature_rows()):
             X = validate_data(self, X, reset=reset, allow_nd=True, dtype=[np.float32, np.float64])
         elif reset and _int_pcm(X):
             # Integer PCM stays as it is: a float copy of the whole set (6.4 GB for the 105k
@@ -315,24 +411,9 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
 
     def _check_targets(self, y):
         """Return (Y one-hot/indicator float32, y as integer codes or None for multi-label)."""
-        if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
-        y = check_array(check_labels(y, self), ensure_2d=False, dtype=None, input_name="y")
-        check_classification_targets(y)
-        if type_of_target(y) == "multilabel-indicator":
-            self.classes_ = np.arange(y.shape[1])
-            self._multilabel = True
-            return np.asarray(y, dtype=np.float32), None
-        y = column_or_1d(y, warn=True)
-        encoder = LabelEncoder().fit(y)
-        if len(encoder.classes_) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs at least 2 classes to train; y has only one class, "
-                f"{encoder.classes_[0]!r}."
-            )
-        self.classes_ = encoder.classes_
-        self._multilabel = False
-        codes = encoder.transform(y)
+        codes = self._encode_targets(y, min_classes=2)
+        if self._multilabel:
+            return np.asarray(codes, dtype=np.float32), None
         return np.eye(len(self.classes_), dtype=np.float32)[codes], codes
 
     def _sample_weight(self, sample_weight, X, y):
@@ -419,7 +500,7 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
     def _seed(self):
         return int(check_random_state(self.random_state).randint(2**31 - 1))
 
-    def fit(self, X, y, groups=None, sample_weight=None, teacher=None, teacher_weight=0.5):
+    def fit(self, X, y, groups=None, sample_weight=None, batch_targets=None):
         """Train the network.
 
         Parameters
@@ -432,14 +513,18 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
         groups : array-like of shape (n_clips,), default=None
             Speaker of each clip: the validation split keeps speakers apart.
         sample_weight : array-like of shape (n_clips,), default=None
-        teacher : list of fitted classifiers of this kind, default=None
-            Knowledge distillation (what :class:`sklkws.distillation.DistilledClassifier`
-            passes): their networks' mean probabilities on every augmented
-            training batch are mixed into the targets. They must have the same
-            classes and a front end giving the same features as this one.
-        teacher_weight : float, default=0.5
-            Weight of the teachers' probabilities in the targets (the labels get
-            ``1 - teacher_weight``).
+        batch_targets : callable, default=None
+            Rewrites the targets of every training batch: called as
+            ``batch_targets(X_batch, Y_batch)`` on TensorFlow tensors inside the
+            ``tf.data`` graph, with the network's input (after augmentation, front end
+            and mixup) and the one-hot or indicator targets, it returns targets of
+            the same shape. Its optional attributes: ``check(estimator, X)``, called
+            before training with this classifier (``classes_`` and front end
+            fitted) and its first clips, to refuse targets it cannot compute
+            (:func:`network_input` gives what the network sees); ``fingerprint``, a
+            string naming what it computes (part of the checkpoint's fingerprint). Knowledge
+            distillation (:class:`sklkws.ensemble.DistilledClassifier`,
+            :class:`sklkws.ensemble.TeacherTargets`) is such a hook.
 
         Returns
         -------
@@ -458,19 +543,17 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
         if groups is not None:
             groups = column_or_1d(groups)
             check_consistent_length(X, groups)
-        teachers = None if teacher is None else list(teacher) if isinstance(teacher, (list, tuple)) else [teacher]
-        if teachers is not None and not teachers:
-            raise ValueError("teacher must hold at least one fitted classifier, got an empty list.")
-        if teachers is not None and (not isinstance(teacher_weight, numbers.Real) or not 0 <= teacher_weight <= 1):
-            raise ValueError(f"teacher_weight must be a number in [0, 1], got {teacher_weight!r}.")
+        if batch_targets is not None and not callable(batch_targets):
+            raise ValueError(f"batch_targets must be a callable (X_batch, Y_batch) -> targets, got "
+                             f"{type(batch_targets).__name__}.")
 
         seed = self._seed()
         state, fingerprint = None, None
         if self.checkpoint_dir is not None:
             Path(self.checkpoint_dir).mkdir(parents=True, exist_ok=True)
             params = {k: v for k, v in self.get_params(deep=False).items() if k not in _NOT_FINGERPRINTED}
-            if teachers is not None:  # another teacher is another training run
-                params["teacher"] = (teacher_weight, [_checkpoint.weights_digest(m) for m in teachers])
+            if batch_targets is not None:  # other targets (another teacher) are another training run
+                params["batch_targets"] = getattr(batch_targets, "fingerprint", batch_targets)
             # All of X, the targets, the weights and the groups (the validation split):
             # any change to what is trained on starts afresh.
             fingerprint = _checkpoint.fingerprint((X, Y, w, groups), params)
@@ -498,7 +581,8 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
             transform=self.frontend_.transform if self.frontend_ is not None else None,
             mixup_alpha=float(self.mixup_alpha), last_epoch=self.epochs,
         )
-        teacher_models = None if teachers is None else self._teacher_models(teachers, X)
+        if batch_targets is not None and hasattr(batch_targets, "check"):
+            batch_targets.check(self, X[:4])
         validation = None
         if len(val):
             Xv = np.concatenate([self._features(X[val[s]]) for s in batch_slices(len(val), 1024)])
@@ -518,7 +602,7 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
             if state is None or not state["complete"]:
                 batches.first_epoch = initial_epoch
                 logs = model.fit(
-                    batches.dataset(feature_shape, teacher_models, teacher_weight),
+                    batches.dataset(feature_shape, batch_targets),
                     steps_per_epoch=batches.steps_per_epoch, epochs=self.epochs, initial_epoch=initial_epoch,
                     validation_data=validation, validation_batch_size=self.batch_size, callbacks=callbacks,
                     verbose=self.verbose, shuffle=False,  # TrainingBatches shuffles, reproducibly
@@ -530,28 +614,6 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
         self.history_ = history
         self.n_epochs_ = len(next(iter(history.values()), []))
         return self
-
-    def _teacher_models(self, teachers, X):
-        """The teachers' networks, checked to see what this network sees and to predict its classes."""
-        probe = self._features(X[:4])
-        for i, member in enumerate(teachers):
-            name = f"teacher {i} ({type(member).__name__})"
-            model = getattr(member, "model_", None)
-            if not isinstance(model, keras.Model) or not hasattr(member, "_features"):
-                raise ValueError(f"{name} is not a fitted sklkws Keras classifier (no model_).")
-            if not np.array_equal(np.asarray(member.classes_), self.classes_):
-                raise ValueError(
-                    f"{name} predicts classes {np.asarray(member.classes_).tolist()}, not {self.classes_.tolist()}."
-                )
-            seen = member._features(X[:4])
-            if seen.shape != probe.shape or not np.allclose(seen, probe, rtol=1e-4, atol=1e-4):
-                raise ValueError(
-                    f"{name}'s front end gives other features (shape {seen.shape[1:]}) than this "
-                    f"classifier's (shape {probe.shape[1:]}): a teacher must see what the student sees."
-                )
-        # Called inside the tf.data graph, outside the training step's gradient tape:
-        # the teachers are never trained.
-        return [member.model_ for member in teachers]
 
     def _initial_model(self, state, feature_shape, steps_per_epoch):
         """(model, history so far, first epoch, state): resumed, warm-started or fresh.
@@ -615,7 +677,7 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
         return out
 
     def predict(self, X):
-        """Most probable class, or every label with probability >= 0.5 for multi-label.
+        """Most probable class, or every label with probability of at least 0.5 for multi-label.
 
         Parameters
         ----------
@@ -625,46 +687,7 @@ class KerasClassifierBase(ClassifierMixin, BaseEstimator):
         -------
         y : ndarray of shape (n_clips,) or (n_clips, n_labels)
         """
-        proba = self.predict_proba(X)
-        if self._multilabel:
-            return (proba >= 0.5).astype(int)
-        return self.classes_[np.argmax(proba, axis=1)]
-
-    # ----------------------------------------------------------------------- pickling
-
-    def __getstate__(self):
-        """State with ``model_`` as native ``.keras`` bytes: no live TensorFlow objects."""
-        state = dict(super().__getstate__())  # a copy: the instance keeps its model
-        # scikit-learn records its version only for its own modules' estimators; record
-        # it here too so a pickle from another version warns on load, fitted or not.
-        state.setdefault("_sklearn_version", sklearn.__version__)
-        model = state.pop("model_", None)
-        if model is not None:
-            with tempfile.TemporaryDirectory() as tmp:
-                path = os.path.join(tmp, "model.keras")
-                model.save(path)
-                with open(path, "rb") as f:
-                    state["_model_keras"] = f.read()
-        return state
-
-    def __setstate__(self, state):
-        data = state.pop("_model_keras", None)
-        pickled_version = state.pop("_sklearn_version", "pre-0.18")
-        if pickled_version != sklearn.__version__:
-            warnings.warn(
-                InconsistentVersionWarning(
-                    estimator_name=type(self).__name__,
-                    current_sklearn_version=sklearn.__version__,
-                    original_sklearn_version=pickled_version,
-                )
-            )
-        super().__setstate__(state)
-        if data is not None:
-            with tempfile.TemporaryDirectory() as tmp:
-                path = os.path.join(tmp, "model.keras")
-                with open(path, "wb") as f:
-                    f.write(data)
-                self.model_ = keras.saving.load_model(path, compile=True)
+        return self._decode(self.predict_proba(X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

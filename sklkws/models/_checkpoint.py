@@ -9,6 +9,9 @@ epoch is never lost and never half-written.
 A checkpoint that cannot be used (unreadable or incomplete ``state.json``, a missing
 or truncated model file: a disk filled up, a copy cut short, a hand edit) is set
 aside in a ``corrupt-*`` subfolder with a warning, and training starts afresh.
+
+:class:`PicklesKerasModel` is the one way a fitted sklkws estimator's Keras network
+is pickled: as the bytes of a native ``.keras`` file, the format of the checkpoints.
 """
 
 import hashlib
@@ -23,6 +26,8 @@ from pathlib import Path
 import joblib
 import keras
 import numpy as np
+import sklearn
+from sklearn.exceptions import InconsistentVersionWarning
 
 STATE_FILE = "state.json"
 
@@ -246,3 +251,56 @@ class EpochCheckpoint(keras.callbacks.Callback):
         # After EarlyStopping restored the best weights (this callback runs last).
         if self.last_epoch is not None:
             self._save(self.last_epoch, complete=True)
+
+
+def model_to_bytes(model):
+    """A Keras model as the bytes of its native ``.keras`` file (architecture, weights, optimizer)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.keras")
+        model.save(path)
+        with open(path, "rb") as f:
+            return f.read()
+
+
+def model_from_bytes(data):
+    """The compiled Keras model of :func:`model_to_bytes`'s bytes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.keras")
+        with open(path, "wb") as f:
+            f.write(data)
+        return keras.saving.load_model(path, compile=True)
+
+
+class PicklesKerasModel:
+    """Pickle ``model_`` as native ``.keras`` bytes: no live TensorFlow objects in the pickle.
+
+    The whole model is saved (architecture, weights, optimizer state), so unpickling
+    needs no rebuilding from the estimator's parameters, and custom layers load
+    through Keras' serialisation registry. Unpickling under another scikit-learn
+    version warns (``InconsistentVersionWarning``), as scikit-learn's own estimators do.
+    """
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # a copy: the instance keeps its model
+        # scikit-learn records its version only for its own modules' estimators; record
+        # it here too so a pickle from another version warns on load, fitted or not.
+        state.setdefault("_sklearn_version", sklearn.__version__)
+        model = state.pop("model_", None)
+        if model is not None:
+            state["_model_keras"] = model_to_bytes(model)
+        return state
+
+    def __setstate__(self, state):
+        data = state.pop("_model_keras", None)
+        pickled_version = state.pop("_sklearn_version", "pre-0.18")
+        if pickled_version != sklearn.__version__:
+            warnings.warn(
+                InconsistentVersionWarning(
+                    estimator_name=type(self).__name__,
+                    current_sklearn_version=sklearn.__version__,
+                    original_sklearn_version=pickled_version,
+                )
+            )
+        super().__setstate__(state)
+        if data is not None:
+            self.model_ = model_from_bytes(data)

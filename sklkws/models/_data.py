@@ -120,14 +120,13 @@ class TrainingBatches:
             Xb, Yb, wb = mixup(Xb, Yb, wb, self.mixup_alpha, rng)
         return np.asarray(Xb, dtype=np.float32), np.asarray(Yb, dtype=np.float32), np.asarray(wb, dtype=np.float32)
 
-    def dataset(self, feature_shape, teacher=None, teacher_weight=0.5):
+    def dataset(self, feature_shape, targets=None):
         """The batches as a ``tf.data.Dataset`` of ``(X, Y, sample_weight)``, in order.
 
-        With ``teacher`` (Keras models mapping a feature batch to class
-        probabilities), the targets become ``(1 - teacher_weight) * Y +
-        teacher_weight * mean(teacher(X))``: knowledge distillation on exactly the
-        augmented (and mixed) batch the student sees. The teachers run inside the
-        ``tf.data`` graph, so no Python is called back per batch.
+        ``targets`` (a callable ``(X, Y) -> Y`` on tensors, e.g. a teacher's
+        probabilities mixed in for knowledge distillation) rewrites the targets of
+        every batch from exactly the augmented (and mixed) input the network sees. It
+        runs inside the ``tf.data`` graph, so no Python is called back per batch.
         """
 
         def load(index):
@@ -141,12 +140,6 @@ class TrainingBatches:
             return X, Y, w
 
         data = tf.data.Dataset.range(self.num_batches).map(load).map(shape)
-        if teacher:
-            weight = float(teacher_weight)
-
-            def distil(X, Y, w):
-                soft = tf.add_n([tf.cast(model(X, training=False), tf.float32) for model in teacher]) / len(teacher)
-                return X, (1.0 - weight) * Y + weight * soft, w
-
-            data = data.map(distil)
+        if targets is not None:
+            data = data.map(lambda X, Y, w: (X, targets(X, Y), w))
         return data.prefetch(2)
