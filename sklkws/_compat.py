@@ -9,8 +9,27 @@ imbalanced-learn ``>=0.13,<0.15``.
 """
 
 from imblearn.utils._validation import ArraysTransformer
+from sklearn.base import _fit_context
 from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.metaestimators import available_if
+from sklearn.utils._param_validation import (
+    Hidden,
+    InvalidParameterError,
+    _Constraint,
+    validate_parameter_constraints,
+    validate_params,
+)
+from sklearn.utils.metaestimators import _BaseComposition, available_if
 
 __all__ = ["ArraysTransformer", "HasMethods", "Interval", "StrOptions", "available_if", "_safe_indexing"]
+# Parameter validation (constraints, the fit context, public-function checks) and
+# the named-step composition AugmentChain shares with Pipeline.
+__all__ += [
+    "Hidden",
+    "InvalidParameterError",
+    "_BaseComposition",
+    "_Constraint",
+    "_fit_context",
+    "validate_parameter_constraints",
+    "validate_params",
+]

@@ -8,6 +8,11 @@ dtype, unscaled PCM) instead of letting a shape error surface three calls later.
 How samples are read (integer PCM of any width scaled by its full range, float audio
 far outside [-1, 1] refused) lives in the numpy-only :mod:`sklkws.device._audio`, so the
 device side reads them the same way.
+
+Parameters are checked by scikit-learn's ``_parameter_constraints`` (estimators) and
+``validate_params`` (public functions); :class:`NumberOrPair` is the one constraint
+scikit-learn lacks, for parameters such as ``snr_db=(5.0, 30.0)`` that take a number
+or a ``(low, high)`` range.
 """
 
 import numbers
@@ -15,6 +20,7 @@ import numbers
 import numpy as np
 from sklearn.utils.validation import validate_data
 
+from ._compat import Interval
 from .device._audio import MAX_ABS_AMPLITUDE, WARN_ABS_AMPLITUDE, check_amplitude, pcm_to_float
 
 #: Scale of 16-bit PCM: int16 batches are read as ``x / 32768`` in [-1, 1).
@@ -223,13 +229,62 @@ def check_labels(y, estimator=None):
     return y
 
 
-def check_positive(value, name, *, integer=False, allow_none=False):
-    """Raise a ValueError unless ``value`` is a positive number (int if asked)."""
-    if value is None and allow_none:
-        return
-    kind = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
-        raise ValueError(f"{name} must be a positive {'integer' if integer else 'number'}, got {value!r}.")
+class NumberOrPair(Interval):
+    """Constraint: a number in an interval, or a ``(low, high)`` pair of them.
+
+    For ``_parameter_constraints`` and ``validate_params``. A number ``v`` means the
+    range ``(v, v)``; a pair (tuple, list or 2-element array) needs ``low <= high``
+    and both ends in the interval. Booleans are refused. It is an
+    :class:`~sklearn.utils._param_validation.Interval` (whose number case it keeps),
+    because scikit-learn accepts only its own constraint classes in constraint lists;
+    its checks thus draw valid and invalid numbers for it as for an Interval.
+
+    Parameters
+    ----------
+    type : {numbers.Integral, numbers.Real}
+        Type of the number and of both ends of a pair.
+    left, right : float, int or None
+        Bounds of the interval; None is unbounded.
+    closed : {"both", "left", "right", "neither"}, default="both"
+        Which bounds belong to the interval. "neither" with None bounds means any
+        finite number.
+
+    Examples
+    --------
+    >>> import numbers
+    >>> snr = NumberOrPair(numbers.Real, -60, 120)
+    >>> snr.is_satisfied_by(10.0), snr.is_satisfied_by((5, 30)), snr.is_satisfied_by((30, 5))
+    (True, True, False)
+    >>> print(snr)
+    a float in the range [-60.0, 120.0] or a (low, high) pair of them with low <= high
+    >>> NumberOrPair.as_pair(3.0)
+    (3.0, 3.0)
+    """
+
+    def __init__(self, type, left, right, *, closed="both"):
+        super().__init__(type, left, right, closed=closed)
+
+    def _number_ok(self, val):
+        return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
+
+    def is_satisfied_by(self, val):
+        if self._number_ok(val):
+            return True
+        if not isinstance(val, (tuple, list, np.ndarray)) or len(val) != 2 or np.ndim(val) != 1:
+            return False
+        low, high = val
+        return bool(self._number_ok(low) and self._number_ok(high) and low <= high)
+
+    def __str__(self):
+        return f"{super().__str__()} or a (low, high) pair of them with low <= high"
+
+    @staticmethod
+    def as_pair(value):
+        """The ``(low, high)`` range of a value that satisfied the constraint."""
+        if isinstance(value, numbers.Real):
+            return value, value
+        low, high = value
+        return low, high
 
 
 def batch_slices(n, batch_size):

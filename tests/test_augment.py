@@ -467,11 +467,11 @@ def test_chain_params_and_clone():
 
 @pytest.mark.parametrize("sampler, match", [
     (AddNoise(snr_db=(10, 5)), "snr_db"),
-    (AddNoise("purple"), "noise must be"),
+    (AddNoise("purple"), "'noise' parameter of AddNoise"),
     (AddNoise([np.ones((2, 100))]), "1-D"),
     (AddNoise([np.array([1.0, np.nan])]), "NaN"),
     (TimeShift(mode="wrap"), "mode"),
-    (Gain(p=1.5), "probability"),
+    (Gain(p=1.5), r"'p' parameter of Gain must be a float in the range \[0.0, 1.0\]"),
     (TimeStretch(rate=(0.0, 1.0)), "rate"),
     (TimeStretch(hop_length=100), "divide"),
     (SpeedPerturb(rate=(0.3, 1.0)), "rate"),

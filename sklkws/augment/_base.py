@@ -10,6 +10,12 @@ A sampler here is used two ways with one definition:
 - ``augment(X, random_state)``: a fresh augmentation of a batch, called by the
   Keras classifiers on every batch so each epoch sees new draws.
 
+Parameters are validated once, not per batch: ``fit`` / ``fit_resample`` check them
+against ``_parameter_constraints`` (and the cross-parameter checks of
+``_check_params``), and ``augment`` does so on its first call and again only after
+a parameter was reassigned (``set_params`` or attribute), so the thousands of batch
+calls of an epoch cost an identity comparison of the parameter values.
+
 The work is done chunk by chunk (a few dozen clips at a time) so that the several
 passes a transform makes over its data stay in the CPU cache; a chunk holds many
 clips and every operation in it is vectorised across them.
@@ -29,7 +35,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from .._compat import ArraysTransformer, _safe_indexing
+from .._compat import ArraysTransformer, Interval, _fit_context, _safe_indexing
 from .._validation import _reject_bad_layout, as_float_audio, batch_slices, check_audio, check_labels
 from ..device._audio import WARN_ABS_AMPLITUDE, check_amplitude
 
@@ -49,33 +55,22 @@ def as_generator(random_state):
     return np.random.default_rng(rs.randint(np.iinfo(np.int32).max, size=4))
 
 
-def check_range(value, name, *, low=-np.inf, high=np.inf, integer=False):
-    """Validate ``value`` (a number or a ``(low, high)`` pair) and return it as a pair."""
-    pair = (value, value) if isinstance(value, numbers.Real) else value
-    kind = numbers.Integral if integer else numbers.Real
-    try:
-        lo, hi = pair
-        ok = all(isinstance(v, kind) and not isinstance(v, bool) for v in (lo, hi))
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        what = "an integer" if integer else "a number"
-        raise ValueError(f"{name} must be {what} or a (low, high) pair of them, got {value!r}.")
-    if not (np.isfinite(lo) and np.isfinite(hi)) or lo > hi:
-        raise ValueError(f"{name} must be finite with low <= high, got {value!r}.")
-    if lo < low or hi > high:
-        raise ValueError(f"{name} must lie within [{low}, {high}], got {value!r}.")
-    return lo, hi
+#: Constraints every sampler shares.
+COMMON_CONSTRAINTS = {
+    "p": [Interval(numbers.Real, 0, 1, closed="both")],
+    "n_copies": [Interval(numbers.Integral, 0, None, closed="left")],
+    "random_state": ["random_state"],
+}
+
+#: Parameter names of each sampler class, read once (inspect.signature is slow per batch).
+_PARAM_NAMES = {}
 
 
-def check_probability(p, name="p"):
-    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
-        raise ValueError(f"{name} must be a probability in [0, 1], got {p!r}.")
-
-
-def check_n_copies(n_copies):
-    if isinstance(n_copies, bool) or not isinstance(n_copies, numbers.Integral) or n_copies < 0:
-        raise ValueError(f"n_copies must be a non-negative integer, got {n_copies!r}.")
+def _param_names(cls):
+    names = _PARAM_NAMES.get(cls)
+    if names is None:
+        names = _PARAM_NAMES[cls] = tuple(cls._get_param_names())
+    return names
 
 
 def augmented_indices(estimator, n_samples):
@@ -128,7 +123,8 @@ def augmented_indices(estimator, n_samples):
                 f"{type(step).__name__} is not a sklkws.augment sampler: its output "
                 "layout depends on the data; read its sample_indices_ after fitting."
             )
-        check_n_copies(step.n_copies)
+        if isinstance(step, BaseAugmenter):
+            step._checked_params()
         idx = np.tile(idx, 1 + step.n_copies)
     return idx
 
@@ -170,21 +166,66 @@ class BaseAugmenter(BaseSampler):
     """Base of the augmentation samplers (imbalanced-learn contract plus ``augment``).
 
     Subclasses store their parameters (including ``p``, ``n_copies`` and
-    ``random_state``) in ``__init__`` and implement ``_check_params()`` and
-    ``_transform(X, rng, out, state)`` (writing into ``out``, or returning a new
-    array when it is None, never a view of X); optionally ``_prepare(X, rng)`` for
-    per-call state and ``_chunk_clips(clip_size)``.
+    ``random_state``) in ``__init__``, declare ``_parameter_constraints`` (starting
+    from :data:`COMMON_CONSTRAINTS`) and implement ``_transform(X, rng, out, state)``
+    (writing into ``out``, or returning a new array when it is None, never a view of
+    X); optionally ``_check_params()`` for checks constraints cannot express and for
+    derived values, ``_prepare(X, rng)`` for per-call state and
+    ``_chunk_clips(clip_size)``.
     """
 
     _sampling_type = "bypass"
     #: "audio" for raw clips (n, n_samples), "features" for (n, n_bins, n_frames).
     _input_kind = "audio"
 
+    _parameter_constraints: dict = dict(COMMON_CONSTRAINTS)
+
     # -- subclass hooks -------------------------------------------------------
     def _check_params(self):
-        """Raise a ValueError naming the first bad parameter."""
-        check_probability(self.p)
-        check_n_copies(self.n_copies)
+        """Checks beyond ``_parameter_constraints``; return the derived values.
+
+        Called once the constraints hold. Raise a ValueError naming the first bad
+        parameter; return a dict of values computed from the parameters (such as
+        the ``(low, high)`` pairs of :class:`~sklkws._validation.NumberOrPair`
+        parameters) that ``_transform`` reads with :meth:`_derived`.
+        """
+        return {}
+
+    # -- validation once per parameter values -------------------------------------
+    def _param_values(self):
+        """The current parameter values, compared by identity to spot a reassignment."""
+        return tuple(getattr(self, name) for name in _param_names(type(self)))
+
+    def _checked_params(self, *, constraints=True, force=False):
+        """Validate the parameters unless these very values were validated; derived values.
+
+        The cache holds the values themselves (not their ids, which a later object
+        could reuse), so any reassignment, through ``set_params`` or as an
+        attribute, triggers a new check. A parameter changed in place (an element of
+        a list) is not seen, as scikit-learn does not see it after ``fit`` either.
+        ``constraints=False`` skips ``_parameter_constraints``, for callers that
+        just checked them (``fit_resample`` under ``_fit_context``); ``force`` runs
+        ``_check_params`` even on values seen before (``fit`` checks every time,
+        as scikit-learn's estimators do; a chain's steps keep their cache).
+        """
+        values = self._param_values()
+        cached = self.__dict__.get("_params_checked")
+        if (
+            not force
+            and cached is not None
+            and len(cached[0]) == len(values)
+            and all(a is b for a, b in zip(cached[0], values))
+        ):
+            return cached[1]
+        if constraints:
+            self._validate_params()
+        derived = self._check_params()
+        self._params_checked = (values, derived)
+        return derived
+
+    def _derived(self):
+        """Derived values of the last validation (``_check_params``' result)."""
+        return self.__dict__["_params_checked"][1]
 
     def _prepare(self, X, rng):
         """Per-call state shared by all chunks (e.g. a noise bank)."""
@@ -231,6 +272,7 @@ class BaseAugmenter(BaseSampler):
         return dict(zip(labels.tolist(), (n_copies * counts).tolist()))
 
     # -- imbalanced-learn contract ------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, **params):
         """Validate the input and parameters; nothing is learnt.
 
@@ -248,11 +290,12 @@ class BaseAugmenter(BaseSampler):
         self : object
             The sampler.
         """
-        self._check_params()
+        self._checked_params(constraints=False, force=True)
         X, y, _ = self._check_X_y(X, y)
         self.sampling_strategy_ = self._class_counts(y, self.n_copies)
         return self
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit_resample(self, X, y, **params):
         """Return the originals followed by ``n_copies`` augmented copies.
 
@@ -278,7 +321,7 @@ class BaseAugmenter(BaseSampler):
         params_resampled : dict, only when ``params`` were given
             Each metadata array tiled alongside.
         """
-        self._check_params()
+        self._checked_params(constraints=False, force=True)
         arrays = ArraysTransformer(X, y)
         X, y, _ = self._check_X_y(X, y)
         X_res, y_res = arrays.transform(*self._fit_resample(X, y))
@@ -328,9 +371,10 @@ class BaseAugmenter(BaseSampler):
             Naming the problem: stereo, empty or non-finite clips (the NaN check
             is skipped under ``sklearn.config_context(assume_finite=True)``, for
             callers such as a training loop that validated the data once), or a
-            bad parameter.
+            bad parameter (checked on the first call and after a parameter was
+            reassigned, not on every batch).
         """
-        self._check_params()
+        self._checked_params()
         X = self._validate_X(X, reset=False)
         X = np.ascontiguousarray(X, dtype=np.float32)
         return self._augment_all(X, as_generator(random_state), check_finite=True)
@@ -372,6 +416,13 @@ class BaseAugmenter(BaseSampler):
         if apply.any():
             out[apply] = self._transform(X[apply], rng, None, state)
         return out
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        # The validation cache holds references to the parameter values (recordings
+        # included); a pickle re-validates on first use instead.
+        state.pop("_params_checked", None)
+        return state
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -1,11 +1,16 @@
 """A chain of samplers, each applied with its own probability."""
 
+import numbers
 from collections import Counter
 
-from ._base import BaseAugmenter, FeatureAugmenter, check_n_copies, check_probability
+from .._compat import Hidden, Interval, InvalidParameterError, _BaseComposition
+from ._base import COMMON_CONSTRAINTS, BaseAugmenter, FeatureAugmenter
+
+#: A step's own probability, as the chain's ``p`` is constrained.
+_PROBABILITY = Interval(numbers.Real, 0, 1, closed="both")
 
 
-class AugmentChain(BaseAugmenter):
+class AugmentChain(_BaseComposition, BaseAugmenter):
     """Apply several samplers in turn, each to a clip with its own probability.
 
     One augmented copy passes every clip through the steps in order; step ``s``
@@ -24,7 +29,9 @@ class AugmentChain(BaseAugmenter):
         A ``(sampler, p)`` pair applies the sampler with probability ``p``
         instead of its own ``p``. Nested parameters are named after the class in
         lower case (``"addnoise__snr_db"``; ``"-1"``, ``"-2"`` suffixes for
-        repeats) and the probability of a pair step as ``"<name>__p"``.
+        repeats) and the probability of a pair step as ``"<name>__p"``, with
+        scikit-learn's ``_BaseComposition`` as in ``Pipeline``: searches reach
+        them through an enclosing estimator (``"augment__addnoise__snr_db"``).
     p : float, default=1.0
         Probability that a clip goes through the chain at all.
     n_copies : int, default=1
@@ -59,6 +66,11 @@ class AugmentChain(BaseAugmenter):
     >>> chain.set_params(addnoise__snr_db=(0, 10)).steps[0][0].snr_db
     (0, 10)
     """
+
+    _parameter_constraints: dict = {
+        **COMMON_CONSTRAINTS,
+        "steps": [list, Hidden(tuple)],
+    }
 
     def __init__(self, steps, *, p=1.0, n_copies=1, random_state=None):
         self.steps = steps
@@ -107,13 +119,33 @@ class AugmentChain(BaseAugmenter):
             )
         return kinds.pop()
 
+    def _param_values(self):
+        # The steps' own values too, so a step changed with set_params is checked again.
+        values = list(super()._param_values())
+        steps = self.steps if isinstance(self.steps, (list, tuple)) else ()
+        for step in steps:
+            values.append(step)
+            sampler = step[0] if isinstance(step, tuple) and step else step
+            if isinstance(step, tuple):
+                values.extend(step)  # the pair's probability
+            if isinstance(sampler, BaseAugmenter):
+                values.extend(sampler._param_values())
+        return tuple(values)
+
     def _check_params(self):
-        check_probability(self.p)
-        check_n_copies(self.n_copies)
-        for i, (sampler, p) in enumerate(self._unpacked()):
-            check_probability(p, f"probability of step {i}")
-            sampler._check_params()
+        steps = self._unpacked()
+        names = self._names()
+        self._validate_names(names)
+        for i, (name, step, (sampler, p)) in enumerate(zip(names, self.steps, steps)):
+            if not _PROBABILITY.is_satisfied_by(p):
+                where = f"{name}__p" if isinstance(step, tuple) else f"{name}__p (the step's own p)"
+                raise InvalidParameterError(
+                    f"The probability of step {i} ({where}) of AugmentChain must be "
+                    f"{_PROBABILITY}. Got {p!r} instead."
+                )
+            sampler._checked_params()
         self._input_kind  # noqa: B018 - raises on mixed kinds
+        return {}
 
     def _validate_X(self, X, *, reset):
         if self._input_kind == "features":
@@ -136,6 +168,20 @@ class AugmentChain(BaseAugmenter):
         return current
 
     # -- nested parameters ----------------------------------------------------------
+    @property
+    def _named_steps(self):
+        """[(name, sampler)]: the steps as ``_BaseComposition`` reads them."""
+        return list(zip(self._names(), (s for s, _ in self._unpacked())))
+
+    @_named_steps.setter
+    def _named_steps(self, named):
+        # _BaseComposition replaces a whole step by name: keep the pair's probability.
+        steps = [
+            (sampler, old[1]) if isinstance(old, tuple) else sampler
+            for (_, sampler), old in zip(named, self.steps)
+        ]
+        self.steps = steps if isinstance(self.steps, list) else tuple(steps)
+
     def get_params(self, deep=True):
         """Parameters of the chain and, when ``deep``, of its steps (see ``steps``).
 
@@ -149,19 +195,15 @@ class AugmentChain(BaseAugmenter):
         params : dict
             Parameter names mapped to their values.
         """
-        params = super().get_params(deep=False)
-        if not deep:
-            return params
         try:
             steps = self._unpacked()
-        except ValueError:
-            return params
-        for name, step, (sampler, p) in zip(self._names(), self.steps, steps):
-            params[name] = sampler
-            for key, value in sampler.get_params(deep=True).items():
-                params[f"{name}__{key}"] = value
-            if isinstance(step, tuple):
-                params[f"{name}__p"] = p
+        except ValueError:  # invalid steps: say so in fit, not here
+            return super().get_params(deep=False)
+        params = self._get_params("_named_steps", deep=deep)
+        if deep:
+            for name, step, (_, p) in zip(self._names(), self.steps, steps):
+                if isinstance(step, tuple):
+                    params[f"{name}__p"] = p  # the pair's probability, not the sampler's own p
         return params
 
     def set_params(self, **params):
@@ -170,32 +212,28 @@ class AugmentChain(BaseAugmenter):
         Parameters
         ----------
         **params : dict
-            Parameter names and values.
+            Parameter names and values; ``steps`` is set first, then whole steps
+            by name, then the steps' parameters.
 
         Returns
         -------
         self : AugmentChain
             The chain.
         """
-        own_keys = super().get_params(deep=False)
-        own = {k: v for k, v in params.items() if k in own_keys}
-        super().set_params(**own)
-        nested = {k: v for k, v in params.items() if k not in own_keys}
+        if "steps" in params:
+            self.steps = params.pop("steps")
+        own = BaseAugmenter.get_params(self, deep=False)
+        nested = [key for key in params if key.partition("__")[0] not in own]
         if not nested:
-            return self
+            return super().set_params(**params)
         names = self._names()
-        steps = list(self.steps)
-        for key, value in nested.items():
+        for key in nested:
             name, _, sub = key.partition("__")
             if name not in names:
                 raise ValueError(f"Invalid parameter {key!r} for AugmentChain; steps are named {names}.")
             i = names.index(name)
-            step = steps[i]
-            if not sub:
-                steps[i] = (value, step[1]) if isinstance(step, tuple) else value
-            elif sub == "p" and isinstance(step, tuple):
-                steps[i] = (step[0], value)
-            else:
-                (step[0] if isinstance(step, tuple) else step).set_params(**{sub: value})
-        self.steps = steps if isinstance(self.steps, list) else tuple(steps)
-        return self
+            if sub == "p" and isinstance(self.steps[i], tuple):
+                steps = list(self.steps)
+                steps[i] = (steps[i][0], params.pop(key))
+                self.steps = steps if isinstance(self.steps, list) else tuple(steps)
+        return self._set_params("_named_steps", **params)

@@ -6,7 +6,9 @@ import numpy as np
 import scipy.fft
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._base import BaseAugmenter, check_range
+from .._compat import Hidden, Interval, StrOptions
+from .._validation import NumberOrPair
+from ._base import COMMON_CONSTRAINTS, BaseAugmenter
 
 _COLOURS = {"white": 0.0, "pink": 1.0, "brown": 2.0}
 #: Generated noise bank: about one bank sample per this many output samples.
@@ -135,6 +137,16 @@ class AddNoise(BaseAugmenter):
     ((6, 16000), array([0, 1, 0, 1, 0, 1]))
     """
 
+    _parameter_constraints: dict = {
+        **COMMON_CONSTRAINTS,
+        # "dropped" passes here so that _recordings names what happened to the recordings.
+        "noise": [StrOptions(set(_COLOURS)), Hidden(StrOptions({"dropped"})), dict, list, tuple],
+        # Bounded so that the added noise (10 ** (-snr / 20) times the clip's RMS) stays a
+        # finite, audible float32 signal: below -60 dB the clip is gone under the noise anyway.
+        "snr_db": [NumberOrPair(numbers.Real, -60.0, 120.0, closed="both")],
+        "sample_rate": [Interval(numbers.Integral, 1, None, closed="left")],
+    }
+
     def __init__(self, noise="white", *, snr_db=(5.0, 30.0), p=1.0, n_copies=1,
                  sample_rate=16000, random_state=None):
         self.noise = noise
@@ -168,14 +180,8 @@ class AddNoise(BaseAugmenter):
         return recs
 
     def _check_params(self):
-        super()._check_params()
-        # Bounded so that the added noise (10 ** (-snr / 20) times the clip's RMS) stays a
-        # finite, audible float32 signal: below -60 dB the clip is gone under the noise anyway.
-        check_range(self.snr_db, "snr_db", low=-60.0, high=120.0)
-        sr = self.sample_rate
-        if isinstance(sr, bool) or not isinstance(sr, numbers.Integral) or sr <= 0:
-            raise ValueError(f"sample_rate must be a positive integer, got {sr!r}.")
         self._recordings()
+        return {"snr_db": NumberOrPair.as_pair(self.snr_db)}
 
     def _prepare(self, X, rng):
         n, clip_len = X.shape
@@ -194,7 +200,7 @@ class AddNoise(BaseAugmenter):
 
     def _transform(self, X, rng, out, bank):
         m = len(X)
-        lo, hi = check_range(self.snr_db, "snr_db")
+        lo, hi = self._derived()["snr_db"]
         snr = rng.uniform(lo, hi, size=m)
         # Fancy indexing copies just the chosen rows of the window view (np.take
         # would first copy the whole view).

@@ -4,7 +4,9 @@ import numbers
 
 import numpy as np
 
-from ._base import FeatureAugmenter, check_range
+from .._compat import Interval, StrOptions
+from .._validation import NumberOrPair
+from ._base import COMMON_CONSTRAINTS, FeatureAugmenter
 
 
 def _band_masks(rng, m, size, n_masks, width):
@@ -67,6 +69,15 @@ class SpecAugment(FeatureAugmenter):
     (2, 3)
     """
 
+    _parameter_constraints: dict = {
+        **COMMON_CONSTRAINTS,
+        "n_freq_masks": [Interval(numbers.Integral, 0, None, closed="left")],
+        "freq_width": [NumberOrPair(numbers.Integral, 0, None, closed="left")],
+        "n_time_masks": [Interval(numbers.Integral, 0, None, closed="left")],
+        "time_width": [NumberOrPair(numbers.Integral, 0, None, closed="left")],
+        "fill": [Interval(numbers.Real, None, None, closed="neither"), StrOptions({"mean"})],
+    }
+
     def __init__(self, *, n_freq_masks=2, freq_width=(0, 8), n_time_masks=2, time_width=(0, 20),
                  fill=0.0, p=1.0, n_copies=1, random_state=None):
         self.n_freq_masks = n_freq_masks
@@ -79,17 +90,7 @@ class SpecAugment(FeatureAugmenter):
         self.random_state = random_state
 
     def _check_params(self):
-        super()._check_params()
-        for name in ("n_freq_masks", "n_time_masks"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {v!r}.")
-        check_range(self.freq_width, "freq_width", low=0, integer=True)
-        check_range(self.time_width, "time_width", low=0, integer=True)
-        fill = self.fill
-        if not (fill == "mean" if isinstance(fill, str) else
-                isinstance(fill, numbers.Real) and not isinstance(fill, bool) and np.isfinite(fill)):
-            raise ValueError(f"fill must be a finite number or 'mean', got {fill!r}.")
+        return {name: NumberOrPair.as_pair(getattr(self, name)) for name in ("freq_width", "time_width")}
 
     def _transform(self, X, rng, out, state):
         m = len(X)
@@ -97,10 +98,10 @@ class SpecAugment(FeatureAugmenter):
         n_bins, n_frames = F.shape[1:]
         masked = np.zeros((m, n_bins, n_frames), dtype=bool)
         if n_bins > 1 and self.n_freq_masks:
-            width = check_range(self.freq_width, "freq_width", integer=True)
+            width = self._derived()["freq_width"]
             masked |= _band_masks(rng, m, n_bins, self.n_freq_masks, width)[:, :, None]
         if self.n_time_masks:
-            width = check_range(self.time_width, "time_width", integer=True)
+            width = self._derived()["time_width"]
             masked |= _band_masks(rng, m, n_frames, self.n_time_masks, width)[:, None, :]
         if isinstance(self.fill, str):
             fill = F.mean(axis=(1, 2), dtype=np.float64).astype(np.float32)[:, None, None]

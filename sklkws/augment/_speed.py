@@ -6,7 +6,9 @@ from fractions import Fraction
 import numpy as np
 from scipy.signal import resample_poly
 
-from ._base import BaseAugmenter, check_range
+from .._compat import Interval
+from .._validation import NumberOrPair
+from ._base import COMMON_CONSTRAINTS, BaseAugmenter
 
 
 def speed_grid(rate, n_rates):
@@ -103,6 +105,12 @@ class SpeedPerturb(BaseAugmenter):
     600.0
     """
 
+    _parameter_constraints: dict = {
+        **COMMON_CONSTRAINTS,
+        "rate": [NumberOrPair(numbers.Real, 0.5, 2.0, closed="both")],
+        "n_rates": [Interval(numbers.Integral, 1, None, closed="left")],
+    }
+
     def __init__(self, rate=(0.9, 1.1), *, n_rates=9, p=1.0, n_copies=1, random_state=None):
         self.rate = rate
         self.n_rates = n_rates
@@ -111,13 +119,11 @@ class SpeedPerturb(BaseAugmenter):
         self.random_state = random_state
 
     def _check_params(self):
-        super()._check_params()
-        check_range(self.rate, "rate", low=0.5, high=2.0)
-        if isinstance(self.n_rates, bool) or not isinstance(self.n_rates, numbers.Integral) or self.n_rates < 1:
-            raise ValueError(f"n_rates must be a positive integer, got {self.n_rates!r}.")
+        # The grid of exact fractions, built once per parameter values, not per batch.
+        return {"grid": speed_grid(NumberOrPair.as_pair(self.rate), self.n_rates)}
 
     def _transform(self, X, rng, out, state):
-        grid = speed_grid(check_range(self.rate, "rate", low=0.5, high=2.0), self.n_rates)
+        grid = self._derived()["grid"]
         which = rng.integers(len(grid), size=len(X))
         out = np.empty_like(X, dtype=np.float32) if out is None else out
         for k in np.unique(which):  # one vectorised resampling per distinct rate

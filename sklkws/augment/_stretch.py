@@ -7,7 +7,9 @@ import numpy as np
 import scipy.fft
 
 from ..frontend._maths import frame, hann_window, n_frames as count_frames
-from ._base import BaseAugmenter, check_range
+from .._compat import Interval
+from .._validation import NumberOrPair
+from ._base import COMMON_CONSTRAINTS, BaseAugmenter
 
 
 def stretch_batch(X, rate, *, n_fft=512, hop_length=128):
@@ -192,6 +194,13 @@ class TimeStretch(BaseAugmenter):
     1.2
     """
 
+    _parameter_constraints: dict = {
+        **COMMON_CONSTRAINTS,
+        "rate": [NumberOrPair(numbers.Real, 0.1, 10.0, closed="both")],
+        "n_fft": [Interval(numbers.Integral, 1, None, closed="left")],
+        "hop_length": [Interval(numbers.Integral, 1, None, closed="left"), None],
+    }
+
     def __init__(self, rate=(0.8, 1.25), *, n_fft=512, hop_length=None, p=1.0, n_copies=1,
                  random_state=None):
         self.rate = rate
@@ -205,22 +214,21 @@ class TimeStretch(BaseAugmenter):
         return self.n_fft // 2 if self.hop_length is None else self.hop_length
 
     def _check_params(self):
-        super()._check_params()
-        check_range(self.rate, "rate", low=0.1, high=10.0)
         n_fft, hop = self.n_fft, self._hop()
-        for name, v in (("n_fft", n_fft), ("hop_length", hop)):
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}.")
+        if hop < 1:  # n_fft // 2 when hop_length is None
+            raise ValueError(f"n_fft must be at least 2 when hop_length is None, got {n_fft}.")
         if n_fft % hop:
             raise ValueError(f"hop_length ({hop}) must divide n_fft ({n_fft}).")
+        low, high = NumberOrPair.as_pair(self.rate)
+        return {"log_rate": (np.log(low), np.log(high))}
 
     def _chunk_clips(self, clip_size):
         # The STFT holds about 2x the audio as complex values, several times over.
         return max(1, (1 << 18) // clip_size)
 
     def _transform(self, X, rng, out, state):
-        lo, hi = check_range(self.rate, "rate", low=0.1, high=10.0)
-        rate = np.exp(rng.uniform(np.log(lo), np.log(hi), size=len(X)))
+        lo, hi = self._derived()["log_rate"]
+        rate = np.exp(rng.uniform(lo, hi, size=len(X)))
         Y = stretch_batch(X, rate, n_fft=self.n_fft, hop_length=self._hop())
         if out is None:
             return Y

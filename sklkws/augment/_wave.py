@@ -4,16 +4,13 @@ import numbers
 
 import numpy as np
 
-from ._base import BaseAugmenter, check_range
+from .._compat import Interval, StrOptions
+from .._validation import NumberOrPair
+from ._base import COMMON_CONSTRAINTS, BaseAugmenter
 
 
 #: Memory-bound transforms run on up to this many floats at once (256 MB).
 _WHOLE_BATCH_FLOATS = 1 << 26
-
-
-def _check_sample_rate(sr):
-    if isinstance(sr, bool) or not isinstance(sr, numbers.Integral) or sr <= 0:
-        raise ValueError(f"sample_rate must be a positive integer, got {sr!r}.")
 
 
 class TimeShift(BaseAugmenter):
@@ -62,6 +59,13 @@ class TimeShift(BaseAugmenter):
     array([[3., 4., 5., 6., 7., 8., 1., 2.]], dtype=float32)
     """
 
+    _parameter_constraints: dict = {
+        **COMMON_CONSTRAINTS,
+        "shift_ms": [NumberOrPair(numbers.Real, None, None, closed="neither")],
+        "mode": [StrOptions({"zero", "roll"})],
+        "sample_rate": [Interval(numbers.Integral, 1, None, closed="left")],
+    }
+
     def __init__(self, shift_ms=(-100.0, 100.0), *, mode="zero", p=1.0, n_copies=1,
                  sample_rate=16000, random_state=None):
         self.shift_ms = shift_ms
@@ -72,11 +76,7 @@ class TimeShift(BaseAugmenter):
         self.random_state = random_state
 
     def _check_params(self):
-        super()._check_params()
-        check_range(self.shift_ms, "shift_ms")
-        _check_sample_rate(self.sample_rate)
-        if self.mode not in ("zero", "roll"):
-            raise ValueError(f"mode must be 'zero' or 'roll', got {self.mode!r}.")
+        return {"shift_ms": NumberOrPair.as_pair(self.shift_ms)}
 
     def _chunk_clips(self, clip_size):
         # One gather over the batch writes the output directly; chunks would only
@@ -85,7 +85,7 @@ class TimeShift(BaseAugmenter):
 
     def _transform(self, X, rng, out, state):
         m, L = X.shape
-        lo, hi = check_range(self.shift_ms, "shift_ms")
+        lo, hi = self._derived()["shift_ms"]
         shift = np.rint(rng.uniform(lo, hi, size=m) * (self.sample_rate / 1000.0)).astype(np.int64)
         np.clip(shift, -L, L, out=shift)
         w = int(np.abs(shift).max()) if m else 0  # widest band touched by the fill
@@ -180,6 +180,11 @@ class Gain(BaseAugmenter):
     array([[0.1, 0.1, 0.1, 0.1]], dtype=float32)
     """
 
+    _parameter_constraints: dict = {
+        **COMMON_CONSTRAINTS,
+        "gain_db": [NumberOrPair(numbers.Real, -300.0, 300.0, closed="both")],
+    }
+
     def __init__(self, gain_db=(-6.0, 6.0), *, p=1.0, n_copies=1, random_state=None):
         self.gain_db = gain_db
         self.p = p
@@ -187,13 +192,12 @@ class Gain(BaseAugmenter):
         self.random_state = random_state
 
     def _check_params(self):
-        super()._check_params()
-        check_range(self.gain_db, "gain_db", low=-300.0, high=300.0)
+        return {"gain_db": NumberOrPair.as_pair(self.gain_db)}
 
     def _chunk_clips(self, clip_size):
         return max(1, _WHOLE_BATCH_FLOATS // clip_size)  # one multiply, no temporaries
 
     def _transform(self, X, rng, out, state):
-        lo, hi = check_range(self.gain_db, "gain_db", low=-300.0, high=300.0)
+        lo, hi = self._derived()["gain_db"]
         factor = 10.0 ** (rng.uniform(lo, hi, size=len(X)) / 20.0)
         return np.multiply(X, factor.astype(np.float32)[:, None], out=out)
