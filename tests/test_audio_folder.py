@@ -193,7 +193,7 @@ def test_speech_commands_crop_policy_and_warning(tmp_path):
     assert np.abs(X[1]).max() > 0.4
     with pytest.raises(ValueError, match="crop='error'.*aaaa1111"):
         load_speech_commands(tmp_path, labels="all", crop="error")
-    with pytest.raises(ValueError, match="crop must be one of"):
+    with pytest.raises(ValueError, match="'crop' parameter of load_speech_commands must be a str among"):
         load_speech_commands(tmp_path, crop="centre")
 
 

@@ -21,6 +21,8 @@ import soundfile as sf
 from joblib import effective_n_jobs
 from tqdm import tqdm
 
+from .._compat import Interval, StrOptions, validate_params
+
 #: File types :func:`load_audio_folder` reads (those libsndfile decodes).
 AUDIO_FOLDER_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
 #: What to do with a clip longer than the fixed length.
@@ -29,6 +31,18 @@ _DTYPES = (np.float32, np.float64, np.int16)
 _FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
 _CHUNK = 64  # files per pool task: amortises the pool, keeps the progress bar live
 _SHOWN = 10  # files named in one warning or error
+
+
+#: Constraints shared by the loaders' simple arguments (paths, files and dtypes keep
+#: their own checks, whose messages name the file or folder).
+LOADER_CONSTRAINTS = {
+    "path": [str, os.PathLike],
+    "crop": [StrOptions(set(CROP_POLICIES))],
+    "tolerance": [Interval(numbers.Real, 0, None, closed="both")],
+    "n_jobs": [numbers.Integral, None],
+    "on_error": [StrOptions({"raise", "warn"})],
+    "progress": ["boolean", None],
+}
 
 
 class ClipLengthWarning(UserWarning):
@@ -322,6 +336,17 @@ def _apply_group_rule(rule, files, root):
 # ----------------------------------------------------------------------------- the loader
 
 
+@validate_params(
+    {
+        **LOADER_CONSTRAINTS,
+        "csv": [str, os.PathLike, None],
+        "sample_rate": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "duration": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "groups": [str, callable, None],
+        "extensions": [list, tuple],
+    },
+    prefer_skip_nested_validation=True,
+)
 def load_audio_folder(
     path,
     *,
@@ -432,16 +457,6 @@ def load_audio_folder(
         raise ValueError(f"Audio folder not found: {_show(root)}.")
     dtype = check_dtype(dtype)
     check_crop(crop, tolerance)
-    if on_error not in ("raise", "warn"):
-        raise ValueError(f"on_error must be 'raise' or 'warn', got {on_error!r}.")
-    if sample_rate is not None and (
-        isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Integral) or sample_rate < 1
-    ):
-        raise ValueError(f"sample_rate must be None or a positive integer, got {sample_rate!r}.")
-    if duration is not None and (
-        isinstance(duration, bool) or not isinstance(duration, numbers.Real) or not duration > 0
-    ):
-        raise ValueError(f"duration must be None or a positive number of seconds, got {duration!r}.")
     extensions = tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in extensions)
 
     if csv is None:

@@ -24,8 +24,9 @@ import numpy as np
 import soundfile as sf
 from sklearn.utils import check_random_state
 
-from .._validation import check_positive
+from .._compat import HasMethods, Interval, StrOptions, validate_params
 from ._folder import (
+    LOADER_CONSTRAINTS,
     check_crop,
     check_dtype as _check_dtype,
     _show,
@@ -69,6 +70,14 @@ def _read_into(handle, out, file):
     return len(got)
 
 
+@validate_params(
+    {
+        "file": [str, os.PathLike, HasMethods(["read"])],
+        "sample_rate": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_samples": [Interval(numbers.Integral, 1, None, closed="left"), None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def read_clip(file, sample_rate=SAMPLE_RATE, *, n_samples=None, dtype="float32"):
     """Read one mono audio file, checking its sample rate and channel count.
 
@@ -107,8 +116,6 @@ def read_clip(file, sample_rate=SAMPLE_RATE, *, n_samples=None, dtype="float32")
     ((16000,), np.float32(0.5), np.float32(0.0))
     """
     dtype = _check_dtype(dtype)
-    check_positive(sample_rate, "sample_rate", integer=True)
-    check_positive(n_samples, "n_samples", integer=True, allow_none=True)
     with _open_checked(file, sample_rate) as handle:
         if n_samples is None:
             n_samples = handle.frames
@@ -117,6 +124,7 @@ def read_clip(file, sample_rate=SAMPLE_RATE, *, n_samples=None, dtype="float32")
     return out
 
 
+@validate_params({"path": [str, os.PathLike]}, prefer_skip_nested_validation=True)
 def load_background_noise(path, *, dtype="float32"):
     """Read the long background recordings of a Speech Commands folder.
 
@@ -160,6 +168,17 @@ def load_background_noise(path, *, dtype="float32"):
     return {os.path.splitext(name)[0]: read_clip(folder / name, dtype=dtype) for name in files}
 
 
+@validate_params(
+    {
+        **LOADER_CONSTRAINTS,
+        # str, not StrOptions: _map_labels's message tells how to ask for one word.
+        "labels": [str, list, tuple],
+        "n_silence": [Interval(numbers.Integral, 0, None, closed="left"), None],
+        "subset": [StrOptions({s for s in _SUBSETS if s}), None],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def load_speech_commands(
     path,
     *,
@@ -283,14 +302,6 @@ def load_speech_commands(
     if not root.is_dir():
         raise ValueError(f"Speech Commands folder not found: {root}.")
     dtype = _check_dtype(dtype)
-    if n_silence is not None and (
-        isinstance(n_silence, bool) or not isinstance(n_silence, numbers.Integral) or n_silence < 0
-    ):
-        raise ValueError(f"n_silence must be None or a non-negative integer, got {n_silence!r}.")
-    if subset not in _SUBSETS:
-        raise ValueError(f"subset must be one of {_SUBSETS}, got {subset!r}.")
-    if on_error not in ("raise", "warn"):
-        raise ValueError(f"on_error must be 'raise' or 'warn', got {on_error!r}.")
     check_crop(crop, tolerance)
 
     keys, files, words, groups, dangling = _scan(root)
