@@ -174,3 +174,36 @@ def test_frontend_transformers_import_without_keras():
     code = "import sys, sklkws.frontend, sklkws.features; print('keras' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("kind", ["power", "logmel", "mfcc"])
+def test_chunks_on_many_threads_give_librosa_numbers(clips, kind, monkeypatch):
+    # One clip per chunk and more threads than cores: each thread reuses its own frame and
+    # padding buffers over several chunks, the last chunk is short; a chunk written to the
+    # wrong clips, or a buffer shared by two threads, would be off by whole decibels.
+    from sklkws.frontend import _maths
+
+    X = np.concatenate([clips, clips[::-1] * 0.5, clips[:3] * 2.0])
+    p = dict(sr=16000, n_fft=512, hop=160, n_mels=40, fmin=20.0, fmax=None, n_mfcc=13, top_db=80.0)
+    ref = np.stack([_librosa_reference(x, kind, **p) for x in X])
+    monkeypatch.setattr(_maths, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(_maths, "_n_threads", lambda: 3)
+    out = MelFeatures(kind, batch_size=8).fit_transform(X)
+    if kind == "power":
+        np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4 * ref.max())
+    else:
+        np.testing.assert_allclose(out, ref, atol=2e-3)
+
+
+@pytest.mark.parametrize("n_mels, n_fft", [(40, 512), (128, 2048), (64, 256)])
+def test_mel_bands_hold_every_non_zero_filter_weight(n_mels, n_fft):
+    # The banded product skips the filter bank's zeros: put back together, the bands are the
+    # whole matrix (filters that are all zero, as with many mels at a small n_fft, included).
+    from sklkws.frontend import _maths
+
+    mel = _maths.mel_matrix(16000, n_fft, n_mels, 0.0, None)
+    rebuilt = np.zeros((n_mels, 2 * mel.shape[1]), dtype=np.float32)
+    for mels, bins, matrix in _maths._mel_bands(16000, n_fft, n_mels, 0.0, None, np.dtype(np.float32)):
+        rebuilt[mels, bins] = matrix.T
+    np.testing.assert_array_equal(rebuilt[:, 0::2], mel)
+    np.testing.assert_array_equal(rebuilt[:, 1::2], mel)

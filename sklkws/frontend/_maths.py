@@ -20,6 +20,9 @@ for the Keras layers of :mod:`sklkws.frontend._layers`. Each formula is written 
 both sides run the same lines.
 """
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 import numpy as np
@@ -85,11 +88,20 @@ def n_frames(n_samples, n_fft, hop_length, center=True):
     return 1 + (padded - n_fft) // hop_length
 
 
-def frame(X, n_fft, hop_length, center=True):
-    """Overlapping frames of a batch, shape ``(n_clips, n_frames, n_fft)`` (a view when possible)."""
+def frame(X, n_fft, hop_length, center=True, buffer=None):
+    """Overlapping frames of a batch, shape ``(n_clips, n_frames, n_fft)`` (a view when possible).
+
+    With ``center``, the clips are copied between ``n_fft // 2`` zeros at both ends, into
+    ``buffer`` when given: zeros of shape ``(>= n_clips, n_samples + 2 * (n_fft // 2))``
+    whose margins stay zero, so that repeated calls allocate nothing.
+    """
     if center:
         pad = n_fft // 2
-        X = np.pad(X, ((0, 0), (pad, pad)), mode="constant")
+        if buffer is None:
+            buffer = np.zeros((X.shape[0], X.shape[1] + 2 * pad), dtype=X.dtype)
+        padded = buffer[: X.shape[0]]
+        padded[:, pad : pad + X.shape[1]] = X
+        X = padded
     return np.lib.stride_tricks.sliding_window_view(X, n_fft, axis=-1)[:, ::hop_length]
 
 
@@ -98,50 +110,147 @@ def n_bins(kind, n_fft, n_mels, n_mfcc):
     return {"power": n_fft // 2 + 1, "logmel": n_mels, "mfcc": n_mfcc}[kind]
 
 
-def _squared_spectrum(X, n_fft, hop_length, center):
-    """Interleaved ``re**2, im**2`` of the STFT, shape ``(n_clips, n_frames, 2 * (n_fft // 2 + 1))``.
+#: Frames' bytes transformed at a time: the windowed frames and their spectrum (about as large)
+#: then stay in a core's L2 cache through the FFT, the squares and the projection, where one pass
+#: over a whole batch's frames goes through main memory at every step.
+CHUNK_BYTES = 2**20
 
-    One real FFT over all frames of the batch (scipy.fft, all cores), written over
-    its own input; the squares are taken in place on the complex result seen as
-    float pairs, so no separate real/imaginary temporaries are made. Float32 stays
-    float32 (complex64 spectrum).
+#: Consecutive mel filters multiplied together with the bins they cover (see ``_mel_bands``).
+MELS_PER_BAND = 4
+
+
+@lru_cache(maxsize=1)
+def _blas_controller():
+    # threadpoolctl comes with scikit-learn; made once, after numpy has loaded its BLAS.
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def single_threaded_blas():
+    """A context in which BLAS uses one thread (threadpoolctl).
+
+    The front end's matrix products are small (a chunk's frames times a band of mel
+    filters, a batch's log-mels times the DCT): a threaded BLAS spends longer starting
+    and waiting for its threads than multiplying, and far longer when other jobs hold
+    the cores.
     """
-    frames = np.multiply(frame(X, n_fft, hop_length, center), hann_window(n_fft).astype(X.dtype, copy=False))
-    spectrum = scipy.fft.rfft(frames, axis=-1, workers=-1, overwrite_x=True)
-    pairs = spectrum.view(X.dtype)
-    np.square(pairs, out=pairs)
-    return pairs
+    return _blas_controller().limit(limits=1, user_api="blas")
+
+
+def _n_threads():
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _for_each_chunk(X, n_fft, hop_length, center, consume):
+    """Call ``consume(clips, pairs)`` for consecutive chunks of the batch, ``clips`` a slice of ``X``.
+
+    ``pairs`` holds the interleaved ``re**2, im**2`` of the STFT of ``X[clips]``, shape
+    ``(n_chunk_clips * n_frames, 2 * (n_fft // 2 + 1))``: one real FFT over all frames of
+    the chunk (scipy.fft) of the windowed frames, in a buffer each thread reuses; the
+    squares are taken in place on the complex result seen as float pairs, so no separate
+    real/imaginary temporaries are made. Float32 stays float32 (complex64 spectrum).
+
+    The chunks run on all cores, one thread each from start to end (framing, FFT,
+    squares, ``consume``), taken as threads free up: everything a chunk touches stays in
+    that core's cache, and a core slowed by other jobs takes fewer chunks, where one FFT
+    call split evenly over the cores waits for the slowest. ``consume`` is called from
+    these threads and must write only to its chunk's part of the output. BLAS runs on one
+    thread meanwhile (:func:`single_threaded_blas`).
+    """
+    n_clips = X.shape[0]
+    window = hann_window(n_fft).astype(X.dtype, copy=False)
+    n_t = n_frames(X.shape[1], n_fft, hop_length, center)
+    step = max(1, CHUNK_BYTES // (n_t * n_fft * X.itemsize))
+    starts = range(0, n_clips, step)
+    buffers = threading.local()
+
+    def run(start):
+        clips = slice(start, min(n_clips, start + step))
+        if not hasattr(buffers, "frames"):
+            size = min(step, n_clips)
+            buffers.frames = np.empty((size, n_t, n_fft), dtype=X.dtype)
+            buffers.padded = np.zeros((size, X.shape[1] + 2 * (n_fft // 2)), dtype=X.dtype) if center else None
+        windowed = buffers.frames[: clips.stop - start]
+        np.multiply(frame(X[clips], n_fft, hop_length, center, buffers.padded), window, out=windowed)
+        spectrum = scipy.fft.rfft(windowed, axis=-1, workers=1, overwrite_x=True)
+        pairs = spectrum.view(X.dtype).reshape(-1, 2 * spectrum.shape[-1])
+        np.square(pairs, out=pairs)
+        consume(clips, pairs)
+
+    n_threads = min(len(starts), _n_threads())
+    with single_threaded_blas():
+        if n_threads <= 1:
+            for start in starts:
+                run(start)
+        else:
+            with ThreadPoolExecutor(n_threads) as pool:
+                for _ in pool.map(run, starts):  # re-raises a chunk's error here
+                    pass
 
 
 def power_spectrogram(X, n_fft, hop_length, center=True, power=2.0):
     """``|STFT|**power`` of a batch, frames first: shape ``(n_clips, n_frames, n_fft // 2 + 1)``.
 
-    Computed for the whole batch with one real FFT call (scipy.fft, all cores).
-    Frames-first keeps the mel and DCT projections single large matrix products;
+    Computed chunk by chunk of the batch, each with one real FFT call (scipy.fft, all
+    cores). Frames-first keeps the mel and DCT projections single large matrix products;
     callers transpose the (small) final features. Float32 input stays float32.
     """
-    pairs = _squared_spectrum(X, n_fft, hop_length, center)
-    magnitude_sq = pairs.reshape(*pairs.shape[:-1], -1, 2).sum(axis=-1)
-    return magnitude_sq if power == 2.0 else magnitude_sq ** (power / 2.0)
+    n_freq = n_fft // 2 + 1
+    out = np.empty((X.shape[0], n_frames(X.shape[1], n_fft, hop_length, center), n_freq), dtype=X.dtype)
+
+    def consume(clips, pairs):
+        np.add(pairs[:, 0::2], pairs[:, 1::2], out=out[clips].reshape(-1, n_freq))
+
+    _for_each_chunk(X, n_fft, hop_length, center, consume)
+    if power != 2.0:
+        np.power(out, power / 2.0, out=out)
+    return out
 
 
 @lru_cache(maxsize=32)
-def _paired_matrix(sample_rate, n_fft, n_mels, fmin, fmax):
-    """The mel matrix with each column repeated, ``(n_mels, 2 * n_freq)``: applied to interleaved squares."""
-    paired = np.repeat(mel_matrix(sample_rate, n_fft, n_mels, fmin, fmax), 2, axis=1)
-    paired.flags.writeable = False
-    return paired
+def _mel_bands(sample_rate, n_fft, n_mels, fmin, fmax, dtype):
+    """The mel matrix in bands for interleaved squares: ``((mels, pairs, matrix), ...)``.
+
+    A mel filter is non-zero over a few neighbouring bins only (about 12 of 257 for 40
+    mels at ``n_fft=512``), so a dense product spends most of its work on zeros. Each
+    band is ``MELS_PER_BAND`` consecutive filters (slice ``mels``) with the bins they
+    cover, as the slice ``pairs`` of the interleaved squares and the matrix
+    ``(2 * n_band_bins, n_band_mels)`` with each bin's row repeated: applied to
+    ``re**2, im**2`` it sums the squares inside the product. The products add exactly
+    the terms the dense ``mel @ |S|**2`` adds that are not zero.
+    """
+    mel = mel_matrix(sample_rate, n_fft, n_mels, fmin, fmax).astype(dtype)
+    bands = []
+    for start in range(0, n_mels, MELS_PER_BAND):
+        mels = slice(start, min(n_mels, start + MELS_PER_BAND))
+        bins = np.flatnonzero(mel[mels].any(axis=0))
+        low, high = (bins[0], bins[-1] + 1) if len(bins) else (0, 1)  # a filter of zeros gives zeros
+        matrix = np.ascontiguousarray(np.repeat(mel[mels, low:high], 2, axis=1).T)
+        matrix.flags.writeable = False
+        bands.append((mels, slice(2 * low, 2 * high), matrix))
+    return tuple(bands)
 
 
 def mel_spectrogram(X, sample_rate, n_fft, hop_length, n_mels, fmin, fmax, center=True):
     """Mel power of a batch, frames first: ``(n_clips, n_frames, n_mels)``.
 
-    ``mel @ (re**2 + im**2)`` computed as one matrix product of the interleaved
-    squares with the column-doubled mel matrix: the sum of the squares happens
-    inside the product, at no extra pass over the spectrum.
+    ``mel @ (re**2 + im**2)`` for all frames of a chunk at once, as one matrix product
+    per band of filters (``_mel_bands``) of the interleaved squares: the sum of the
+    squares happens inside the products, at no extra pass over the spectrum, and the
+    zeros of the filter bank are skipped.
     """
-    pairs = _squared_spectrum(X, n_fft, hop_length, center)
-    return project(pairs, _paired_matrix(sample_rate, n_fft, n_mels, fmin, fmax))
+    bands = _mel_bands(sample_rate, n_fft, n_mels, fmin, fmax, X.dtype)
+    out = np.empty((X.shape[0], n_frames(X.shape[1], n_fft, hop_length, center), n_mels), dtype=X.dtype)
+
+    def consume(clips, pairs):
+        mel_power = out[clips].reshape(-1, n_mels)
+        for mels, bins, matrix in bands:
+            np.matmul(pairs[:, bins], matrix, out=mel_power[:, mels])
+
+    _for_each_chunk(X, n_fft, hop_length, center, consume)
+    return out
 
 
 def project(S, matrix):
