@@ -10,8 +10,9 @@ pair (``export_compact(..., streaming=True)``), and times
 model (every hop recomputes the window's 101 frames) and with the streaming pair
 (each stream frame once, the networks per window), interleaved, median of
 ``--repeats``, one interpreter thread. Printed: real-time factor of both, their
-ratio, the largest posterior difference between them, and the file sizes with and
-without the pair. The ratio is the number to quote: both run in the same process on
+ratio, the largest posterior difference between them, the file sizes with and
+without the pair, and both costs estimated on a Raspberry Pi 3B from MACs per second
+of audio (``sklkws.device.estimate_device_latency``: an estimate, not a measurement). The ratio is the number to quote: both run in the same process on
 the same machine.
 """
 
@@ -23,10 +24,20 @@ from pathlib import Path
 
 import numpy as np
 
-from sklkws.device import CompactClassifier
+from sklkws.device import CompactClassifier, estimate_device_latency, tflite_macs
 from sklkws.export import export_compact
+from sklkws.models import count_macs
 from sklkws.recipes import recommended_pipeline
 from sklkws.streaming import KeywordSpotter
+
+
+def _networks(estimator):
+    """The Keras classifiers of a fitted pipeline or vote."""
+    if hasattr(estimator, "steps"):
+        return _networks(estimator.steps[-1][1])
+    if hasattr(estimator, "estimators_"):
+        return [clf for member in estimator.estimators_ for clf in _networks(member)]
+    return [estimator]
 
 
 def main():
@@ -60,11 +71,25 @@ def main():
                 posteriors[name] = spotter.window_posteriors(audio)
                 times[name].append(time.perf_counter() - start)
         sizes = plain.stat().st_size, paired.stat().st_size
+        whole_macs = tflite_macs(plain)
     rtf = {name: statistics.median(t) / args.seconds for name, t in times.items()}
+    # Estimated on a Pi 3B (one thread) from MACs per second of audio: the whole-window model
+    # counted on its graph x windows per second; the pair: the networks per window plus one
+    # FFT and the mel projections per frame row (each stream frame once, and the window-edge rows).
+    spec = compact.metadata_["streaming"]
+    streaming = spotters["streaming pair"].streaming_
+    windows_per_s = 16000 / spotters["whole windows"].hop_samples_
+    n_fft, n_freq = spec["n_fft"], spec["n_fft"] // 2 + 1
+    rows_per_s = 16000 / spec["hop_length"] + windows_per_s * len(streaming._edges)
+    row_macs = n_fft * np.log2(n_fft) + n_freq * spec["n_bins"]
+    networks = [clf.model_ for clf in _networks(pipeline)]
+    pair_macs = sum(count_macs(m) for m in networks) * windows_per_s + row_macs * rows_per_s
+    pi = {"whole windows": estimate_device_latency(whole_macs * windows_per_s, "pi3b") / 1000,
+          "streaming pair": estimate_device_latency(pair_macs, "pi3b") / 1000}
     print(f"recommended pipeline, {args.members} member(s), int8, hop {args.hop} s, {args.threads} thread(s), "
           f"{args.seconds:.0f} s of audio, median of {args.repeats}")
     for name, value in rtf.items():
-        print(f"  {name:15s} real-time factor {value:.4f}")
+        print(f"  {name:15s} real-time factor {value:.4f} here, est. Pi 3B {pi[name]:.3f}")
     print(f"  speed-up {rtf['whole windows'] / rtf['streaming pair']:.2f}x; largest posterior difference "
           f"{np.abs(posteriors['whole windows'] - posteriors['streaming pair']).max():.4f}")
     print(f"  file {sizes[0] / 1e3:.1f} KB whole-window model, {sizes[1] / 1e3:.1f} KB with the streaming pair")

@@ -60,8 +60,9 @@ class _FramesLayer(keras.layers.Layer):
         self._layers = [MelFeaturesLayer(**c) for c in self.configs]
 
     def call(self, rows):
-        frames = ops.expand_dims(rows, 1)  # (n, 1, n_fft): one frame per row
-        power = [layer.mel_power(layer._power(frames))[:, 0, :] for layer in self._layers]
+        # Every configuration frames alike (the builder checks it): one power spectrum serves all.
+        spectrum = self._layers[0]._power(ops.expand_dims(rows, 1))  # (n, 1, n_fft // 2 + 1)
+        power = [layer.mel_power(spectrum)[:, 0, :] for layer in self._layers]
         return power[0] if len(power) == 1 else ops.concatenate(power, axis=-1)
 
     def get_config(self):
