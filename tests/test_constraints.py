@@ -163,3 +163,21 @@ def test_chain_replaces_a_whole_step_by_name():
 def test_loaders_validate_simple_arguments(call, match, tmp_path):
     with pytest.raises(InvalidParameterError, match=match):
         call(tmp_path)
+
+
+def test_tuning_functions_validate_their_arguments(tmp_path):
+    import optuna
+
+    from sklkws.tuning import default_search_space, save_study_plots
+    from sklkws.tuning._worker import check_memory_budget, tune_main
+
+    # Refused before the storage is contacted or any clip is counted.
+    with pytest.raises(InvalidParameterError, match="'epochs' parameter of tune_main"):
+        tune_main(f"sqlite:///{tmp_path / 'never.db'}", tmp_path, 3, epochs=0)
+    with pytest.raises(InvalidParameterError, match="'factor' parameter of check_memory_budget"):
+        check_memory_budget(tmp_path, factor=0)
+    with pytest.raises(InvalidParameterError, match="'prefix' parameter of default_search_space"):
+        default_search_space(None)
+    with pytest.raises(InvalidParameterError, match="'dpi' parameter of save_study_plots"):
+        save_study_plots(optuna.create_study(), tmp_path, dpi=0)
+    assert not (tmp_path / "never.db").exists()

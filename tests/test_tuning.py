@@ -190,13 +190,15 @@ def test_fit_params_and_errors():
         (dict(param_distributions=None), "holds no Keras classifier"),
         (dict(param_distributions={"max_depth": range(3)}), "must be an optuna distribution"),
         (dict(n_trials=None), "Set n_trials or timeout"),
-        (dict(n_trials=0), "n_trials must be a positive integer"),
+        (dict(n_trials=0), r"'n_trials' parameter of OptunaSearch must be an int in the range \[1, inf\)"),
         (dict(scoring=["accuracy", "f1"]), "refit must be set to a scorer key"),
         (dict(scoring=["accuracy", "f1"], refit="auc"), "refit must be set to a scorer key"),
         (dict(scoring={"a": "accuracy"}, direction=["maximize", "minimize"], refit="a"), "one per scorer"),
-        (dict(direction="up"), "direction must be"),
+        (dict(direction="up"), "'direction' parameter of OptunaSearch must be"),
         (dict(pruning_metric="val_accuracy"), "needs a Keras classifier"),
-        (dict(heartbeat_interval=0), "heartbeat_interval must be"),
+        (dict(heartbeat_interval=0), "'heartbeat_interval' parameter of OptunaSearch must be"),
+        (dict(sampler="tpe"), "'sampler' parameter of OptunaSearch must be an instance of"),
+        (dict(timeout=-1.0, n_trials=None), "'timeout' parameter of OptunaSearch"),
     ],
 )
 def test_bad_parameters_are_named(kwargs, message):

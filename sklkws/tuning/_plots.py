@@ -1,12 +1,16 @@
 """PNG plots of a study through ``optuna.visualization.matplotlib``."""
 
 import functools
+import numbers
+import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 import optuna
 from optuna.trial import TrialState
+
+from .._compat import Interval, validate_params
 
 def _importances_possible(complete):
     """fANOVA needs variation: two trials, a varying parameter, varying objective values."""
@@ -17,6 +21,15 @@ def _importances_possible(complete):
     return params_vary and bool(np.all(np.ptp(values, axis=0) > 0))
 
 
+@validate_params(
+    {
+        "study": [optuna.Study],
+        "directory": [str, os.PathLike],
+        "target_names": [list, tuple, None],
+        "dpi": [Interval(numbers.Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def save_study_plots(study, directory, *, target_names=None, kinds=None, dpi=100):
     """Save an Optuna study's plots as PNG with ``optuna.visualization.matplotlib``.
 

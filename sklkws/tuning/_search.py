@@ -19,6 +19,7 @@ from sklearn.utils import get_tags, indexable
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
+from .._compat import HasMethods, Interval, StrOptions, _fit_context
 from ._objective import _cv_results, _Objective, _TrialFailed
 from ._plots import save_study_plots
 from ._space import _fit_signature, _keras_step, _keras_step_prefix, _max_value, _resamples_before, default_search_space
@@ -221,6 +222,27 @@ class OptunaSearch(MetaEstimatorMixin, BaseEstimator):
     (4, True)
     """
 
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit"])],
+        "param_distributions": [dict, None],
+        "cv": ["cv_object"],
+        "scoring": [str, callable, list, tuple, set, dict, None],
+        "n_trials": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "timeout": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "storage": [str, optuna.storages.BaseStorage, None],
+        "study_name": [str, None],
+        "pruner": [optuna.pruners.BasePruner, None],
+        "sampler": [optuna.samplers.BaseSampler, None],
+        "direction": [StrOptions({"maximize", "minimize"}), list, tuple],
+        "pruning_metric": [str, None],
+        "refit": ["boolean", str, callable],
+        "error_score": [StrOptions({"raise"}), numbers.Real],
+        "heartbeat_interval": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "random_state": ["random_state"],
+        "n_jobs": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "verbose": ["verbose"],
+    }
+
     def __init__(
         self,
         estimator,
@@ -277,20 +299,9 @@ class OptunaSearch(MetaEstimatorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ checks
     def _check_params(self):
-        for name in ("n_trials", "n_jobs"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1):
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        """What ``_parameter_constraints`` cannot say: the study needs a stopping rule."""
         if self.n_trials is None and self.timeout is None:
             raise ValueError("Set n_trials or timeout: with neither, the study would never stop.")
-        if self.timeout is not None and (not isinstance(self.timeout, numbers.Real) or self.timeout <= 0):
-            raise ValueError(f"timeout must be a positive number of seconds or None, got {self.timeout!r}.")
-        if self.heartbeat_interval is not None and (
-            not isinstance(self.heartbeat_interval, numbers.Integral) or self.heartbeat_interval < 1
-        ):
-            raise ValueError(f"heartbeat_interval must be a positive integer or None, got {self.heartbeat_interval!r}.")
-        if not (self.error_score == "raise" or isinstance(self.error_score, numbers.Real)):
-            raise ValueError(f"error_score must be 'raise' or a number, got {self.error_score!r}.")
 
     def _get_scorers(self):
         scoring = self.scoring
@@ -447,6 +458,8 @@ class OptunaSearch(MetaEstimatorMixin, BaseEstimator):
         return study
 
     # --------------------------------------------------------------------- fit
+    # The estimator validates its own parameters in each fold's fit.
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, groups=None, **params):
         """Run the study (or resume it) and refit the best parameters.
 

@@ -6,6 +6,8 @@ import numpy as np
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from sklearn.pipeline import Pipeline
 
+from .._compat import validate_params
+
 #: Learning-rate range of the default space (log scale): Adam's useful band.
 LEARNING_RATE_RANGE = (1e-4, 1e-1)
 #: Schedules of the Keras classifiers' ``decay`` parameter.
@@ -14,6 +16,7 @@ DECAY_SCHEDULES = (None, "exponential", "cosine", "step")
 DECAY_RATE_RANGE = (1e-3, 1.0)
 
 
+@validate_params({"prefix": [str]}, prefer_skip_nested_validation=True)
 def default_search_space(prefix=""):
     """The default space: learning rate (log scale) and its decay schedule.
 

@@ -8,13 +8,17 @@ trial fails that trial and re-queues its parameters (``OptunaSearch``'s
 ``heartbeat_interval``), so no trial is lost on resume.
 """
 
+import numbers
 import os
 from pathlib import Path
 
 import numpy as np
 
+from .._compat import Interval, validate_params
+
 #: Bytes of one loaded clip: one second at 16 kHz as int16.
 CLIP_BYTES = 16000 * 2
+_N_TRIALS = Interval(numbers.Integral, 1, None, closed="left")
 
 
 def available_memory():
@@ -48,6 +52,14 @@ def count_clips(path):
     return n
 
 
+@validate_params(
+    {
+        "path": [str, os.PathLike],
+        "memory_budget": [Interval(numbers.Real, 0, None, closed="left"), None],
+        "factor": [Interval(numbers.Real, 0, None, closed="neither")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def check_memory_budget(path, memory_budget=None, factor=3.0):
     """Raise a ValueError, before anything is decoded, when the folder will not fit in memory.
 
@@ -96,6 +108,22 @@ def open_study_storage(url):
         ) from error
 
 
+@validate_params(
+    {
+        "study": [str],
+        "data": [str, os.PathLike],
+        "study_name": [str],
+        "epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "cv": ["cv_object"],
+        "memory_budget": [Interval(numbers.Real, 0, None, closed="left"), None],
+        "heartbeat_interval": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "random_state": ["random_state"],
+        "n_jobs": [numbers.Integral, None],
+        "verbose": ["verbose"],
+    },
+    # OptunaSearch and the classifier check their own parameters once more, cheaply.
+    prefer_skip_nested_validation=False,
+)
 def tune_main(study, data, n_trials, *, study_name="sklkws", epochs=10, cv=3, memory_budget=None,
               heartbeat_interval=60, random_state=None, n_jobs=None, verbose=1):
     """Run one worker of the study ``study_name`` in the database ``study`` on the clips of ``data``.
@@ -108,7 +136,8 @@ def tune_main(study, data, n_trials, *, study_name="sklkws", epochs=10, cv=3, me
     from ..recipes import recommended_classifier
     from ._search import OptunaSearch
 
-    if not isinstance(n_trials, int) or n_trials < 1:
+    # Checked here, not in validate_params, so that the message names the command's flag.
+    if not _N_TRIALS.is_satisfied_by(n_trials) or isinstance(n_trials, bool):
         raise ValueError(f"--n-trials must be a positive integer, got {n_trials!r}.")
     open_study_storage(study)  # fail fast, before minutes of decoding
     check_memory_budget(data, memory_budget)
