@@ -214,8 +214,10 @@ class KerasTwoBranchClassifier(KerasClassifierBase):
     ``arch="auto"`` is ``"two_branch"`` (:func:`build_two_branch`). It takes the
     packed rows of :class:`TwoBranchFeatures`, either from a Pipeline step before it
     or from its own ``frontend`` (then ``X`` is raw audio and ``augment`` acts on the
-    audio every epoch). ``arch_params`` must describe the split when the features are
-    not the defaults: ``TwoBranchFeatures(...).fit(X).arch_params_``. All other
+    audio every epoch; without a front end the 2-D rows are features, so the audio
+    checks of amplitude and layout do not apply). ``arch_params`` must describe the
+    split when the features are not the defaults:
+    ``TwoBranchFeatures(...).fit(X).arch_params_``. All other
     parameters are those of :class:`~sklkws.models.KerasClassifierBase`, including
     ``mixup_alpha`` and ``label_smoothing`` (multi-label targets too) and
     ``warm_start`` (pretrain, then fine-tune).

@@ -148,6 +148,8 @@ class KerasClassifierBase(LabelEncodingMixin, PicklesKerasModel, ClassifierMixin
         from the input rank.
     arch_params : dict, default=None
         Extra keyword arguments of the architecture's builder (depth, width, ...).
+        Each entry is also a nested parameter ``arch_params__<key>``, searchable like
+        a contained estimator's (``set_params``, ``GridSearchCV``, ``OptunaSearch``).
     frontend : transformer, default=None
         Fitted on ``X`` in ``fit`` and applied batch by batch after ``augment``, in
         training and in prediction: with a raw-audio ``augment`` and
