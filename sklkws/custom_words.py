@@ -73,7 +73,8 @@ def synthetic_sentences(n, *, max_seconds=6.0, sample_rate=16000, random_state=N
     """
     from sklearn.utils import check_random_state
 
-    from .datasets._synthetic import _check_voices, _draw_speakers, _utterances
+    from .datasets._signals import check_voices as _check_voices, draw_speakers as _draw_speakers
+    from .datasets._signals import utterances as _utterances
 
     n = _check_int(n, "n", 1)
     rs = check_random_state(random_state)

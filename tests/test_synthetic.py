@@ -366,3 +366,22 @@ def test_reverberation_and_band_limiting():
     assert np.median(ratio) < 0.05
     with pytest.raises(ValueError, match="reverb must be a fraction"):
         make_synthetic_commands(["yes"], 2, reverb=1.5)
+
+
+def test_synthetic_datasets_share_one_source_of_speakers_and_noise():
+    # The keyword and tagging sets (and the custom-word trainer) take their speakers, prosody,
+    # utterances and noise from one module, not from each other's private names.
+    import ast
+    from pathlib import Path
+
+    import sklkws
+    from sklkws.datasets import _signals, _synthetic, _tagging
+
+    for name in ("check_voices", "colored_noise", "draw_speakers", "utterance_prosody", "utterances"):
+        assert getattr(_synthetic, name) is getattr(_tagging, name) is getattr(_signals, name)
+    borrowed = []
+    for path in Path(sklkws.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("_synthetic"):
+                borrowed += [f"{path.name}: {a.name}" for a in node.names if a.name.startswith("_")]
+    assert borrowed == []

@@ -16,39 +16,26 @@ from scipy import fft as sp_fft
 from sklearn.utils import check_random_state
 
 from .._validation import batch_slices
-from . import _espeak
 from ._labels import COMMAND_WORDS, SILENCE, UNKNOWN
+from ._signals import (  # noqa: F401 (DEFAULT_LANGUAGES, DEFAULT_VARIANTS: documented here)
+    DEFAULT_LANGUAGES,
+    DEFAULT_VARIANTS,
+    NOISE_COLORS,
+    check_voices,
+    colored_noise,
+    draw_speakers,
+    utterance_prosody,
+    utterances,
+)
 
-#: English language voices of eSpeak NG used by default: American, British (``en``), Scottish,
-#: Received Pronunciation, Lancaster, West Midlands, Caribbean, New York City
-#: (``en-shaw`` is a spelling, not an accent).
-DEFAULT_LANGUAGES = (
-    "en-us", "en", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029", "en-us-nyc",
-)
-#: Voice variants used by default: the numbered male/female ones plus the named
-#: human-sounding ones; effect voices (robots, whisper, croak, demonic) are left out.
-DEFAULT_VARIANTS = (
-    "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "f1", "f2", "f3", "f4", "f5",
-    "Alex", "Alicia", "Andrea", "Andy", "Annie", "Denis", "Gene", "Lee", "Michael", "Mike", "Nguyen",
-    "Reed", "adam", "anika", "aunty", "belinda", "benjamin", "boris", "caleb", "david", "ed", "edward",
-    "grandma", "grandpa", "ian", "john", "klatt3", "linda", "max", "michel", "norbert", "paul", "quincy",
-    "rob", "robert", "shelby", "steph", "travis", "victor", "zac",
-)
 #: Other words for ``_unknown_``: the auxiliary words of Speech Commands v0.02.
 DEFAULT_UNKNOWN_WORDS = (
     "bed", "bird", "cat", "dog", "happy", "house", "marvin", "sheila", "tree", "wow",
     "backward", "forward", "follow", "learn", "visual",
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
 )
-NOISE_COLORS = ("white", "pink", "brown")
-# Speaker pitch buckets (eSpeak pitch, 0-100): low, mid, high; part of the speaker id.
-_PITCH_BUCKETS = ((20, 40), (40, 60), (60, 80))
-_RATE_RANGE = (130, 230)  # speaker's base rate, words per minute (eSpeak default 175)
-_RATE_JITTER = 0.15  # per-utterance rate change, relative
-_PITCH_JITTER = 5  # per-utterance pitch change, eSpeak units
 _PEAK_RANGE = (0.1, 0.9)  # word peak amplitude, drawn log-uniformly
 _SILENCE_RMS_DB = (-70.0, -20.0)  # noise level of _silence_ clips, dBFS (real ones: about -68 to -12)
-_FADE_S = 0.005  # fade at cut edges, so trimmed words do not click
 _BATCH = 1024  # noise is generated in batches of this many clips (bounded memory)
 _RT60_RANGE = (0.1, 0.8)  # reverberation time of the synthetic rooms, s (small office to living room)
 _LOW_CUT_HZ = (80.0, 400.0)  # band-limited clips: low corner, drawn log-uniformly
@@ -79,28 +66,6 @@ def _check_count(value, name, default, *, minimum):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
     return int(value)
-
-
-def _check_voices(voices):
-    if voices is None:
-        return tuple(f"{lang}+{var}" for lang in DEFAULT_LANGUAGES for var in DEFAULT_VARIANTS)
-    if isinstance(voices, str):
-        voices = (voices,)
-    voices = tuple(voices)
-    if not voices:
-        raise ValueError("voices is empty; give at least one eSpeak voice such as 'en-us+m3'.")
-    languages = set(_espeak.list_languages(""))
-    variants = set(_espeak.list_variants())
-    for voice in voices:
-        if not isinstance(voice, str):
-            raise ValueError(f"voices must hold strings like 'en-us+f3', got {voice!r}.")
-        lang, _, variant = voice.partition("+")
-        # eSpeak silently ignores an unknown variant, so both parts are checked here.
-        if lang.lower() not in languages:
-            raise ValueError(f"Unknown eSpeak language voice {lang!r} in {voice!r}; known: {sorted(languages)}.")
-        if variant and variant not in variants:
-            raise ValueError(f"Unknown eSpeak voice variant {variant!r} in {voice!r}; known: {sorted(variants)}.")
-    return voices
 
 
 def _check_snr(snr_db):
@@ -147,27 +112,6 @@ def _check_noise(noise, n_samples):
             raise ValueError(f"Background recording {i} is all zeros.")
         recordings.append(rec)
     return "recordings", recordings
-
-
-def _colored_noise(colors, n_samples, rng):
-    """Unit-RMS float32 noise, one row per entry of ``colors`` ("white" / "pink" / "brown").
-
-    The noise itself is :func:`sklkws.augment.coloured_noise` (one source for the
-    colour shaping): one long stretch per colour, cut into rows, so the FFT runs
-    once per colour rather than once per clip. ``rng`` a Generator or RandomState.
-    """
-    from ..augment._noise import coloured_noise
-
-    colors = np.asarray(colors)
-    noise = np.empty((len(colors), n_samples), dtype=np.float32)
-    if not isinstance(rng, np.random.Generator):  # a RandomState, as other synthetic datasets pass
-        rng = np.random.default_rng(rng.randint(2**32, dtype=np.uint64))
-    for color in NOISE_COLORS:  # three colours at most: not a loop over clips
-        rows = np.flatnonzero(colors == color)
-        if rows.size:
-            noise[rows] = coloured_noise(rows.size * n_samples, color, rng).reshape(rows.size, n_samples)
-    noise -= noise.mean(axis=1, keepdims=True)
-    return noise / np.maximum(np.sqrt(np.mean(noise**2, axis=1, keepdims=True)), 1e-12)
 
 
 def _room_responses(rt60, sample_rate, rng):
@@ -225,62 +169,6 @@ def _recording_noise(recordings, which, n_samples, rng):
         out[row] = recordings[k][start : start + n_samples]
     out -= out.mean(axis=1, keepdims=True)
     return out / np.maximum(np.sqrt(np.mean(out**2, axis=1, keepdims=True)), 1e-8), starts
-
-
-def _trim(wave, threshold=1e-3):
-    """Drop eSpeak's leading and trailing pauses (below ``threshold`` x peak)."""
-    magnitude = np.abs(wave)
-    active = np.flatnonzero(magnitude > threshold * max(float(magnitude.max(initial=0.0)), 1e-12))
-    if active.size == 0:
-        return wave[:0]
-    return wave[active[0] : active[-1] + 1]
-
-
-def _utterances(requests, n_samples, sample_rate):
-    """Synthesise (text, voice, rate, pitch, range) requests, each trimmed to at most ``n_samples``.
-
-    ``n_samples`` is one length or one per request. All requests go to one eSpeak
-    process (:func:`~._espeak.synthesize_batch`), so the result is reproducible.
-    A word longer than its clip is synthesised again at the rate that makes it
-    fit (up to eSpeak's fastest); if it is still too long it is cut with a short fade.
-    """
-    limit = np.broadcast_to(np.asarray(n_samples, dtype=np.int64), (len(requests),))
-    waves = [_trim(w) for w in _espeak.synthesize_batch(requests, sample_rate=sample_rate)]
-    long = [i for i, w in enumerate(waves) if w.shape[0] > limit[i] and requests[i][2] < _espeak.MAX_RATE]
-    if long:
-        faster = []
-        for i in long:
-            text, voice, rate, pitch, pitch_range = requests[i]
-            new_rate = min(_espeak.MAX_RATE, int(np.ceil(rate * waves[i].shape[0] / limit[i] * 1.05)))
-            faster.append((text, voice, new_rate, pitch, pitch_range))
-        for i, wave in zip(long, _espeak.synthesize_batch(faster, sample_rate=sample_rate)):
-            waves[i] = _trim(wave)
-    for i, wave in enumerate(waves):
-        if wave.shape[0] > limit[i]:
-            fade = min(int(limit[i]), max(1, int(_FADE_S * sample_rate)))
-            wave = wave[: limit[i]].copy()
-            wave[wave.shape[0] - fade :] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
-            waves[i] = wave
-    return waves
-
-
-def _utterance(text, voice, rate, pitch, pitch_range, n_samples, sample_rate):
-    """One request of :func:`_utterances` (one eSpeak process per call: batch where you can)."""
-    return _utterances([(text, voice, rate, pitch, pitch_range)], n_samples, sample_rate)[0]
-
-
-def _draw_speakers(voices, n_speakers, rs):
-    """Draw the speaker pool: a voice, a pitch bucket, and base pitch/range/rate each."""
-    pool = [(v, b) for v in voices for b in range(len(_PITCH_BUCKETS))]
-    chosen = rs.choice(len(pool), size=min(n_speakers, len(pool)), replace=False)
-    voice = np.array([pool[k][0] for k in chosen], dtype=object)
-    bucket = np.array([pool[k][1] for k in chosen])
-    lows, highs = np.array(_PITCH_BUCKETS).T
-    pitch = rs.uniform(lows[bucket], highs[bucket])
-    pitch_range = rs.uniform(30, 80, size=len(chosen))
-    rate = rs.uniform(*_RATE_RANGE, size=len(chosen))
-    names = np.array([f"{v}/{('low', 'mid', 'high')[b]}" for v, b in zip(voice, bucket)], dtype=object)
-    return names, voice, pitch, pitch_range, rate
 
 
 def _balanced(n, n_groups, rs):
@@ -431,7 +319,7 @@ def make_synthetic_commands(
     n_samples = int(round(duration * sample_rate))
     if n_samples < 1:
         raise ValueError(f"duration={duration} s is shorter than one sample at {sample_rate} Hz.")
-    voices = _check_voices(voices)
+    voices = check_voices(voices)
     snr_db = _check_snr(snr_db)
     noise_kind, noise_sources = _check_noise(noise, n_samples)
     for name, value in (("reverb", reverb), ("band_limit", band_limit)):
@@ -449,7 +337,7 @@ def make_synthetic_commands(
     silent = labels == SILENCE
     speech = np.flatnonzero(~silent)
     n_speakers = _check_count(n_speakers, "n_speakers", max(10, round(speech.size / 10)), minimum=1)
-    names, spk_voice, spk_pitch, spk_range, spk_rate = _draw_speakers(voices, n_speakers, rs)
+    names, spk_voice, spk_pitch, spk_range, spk_rate = draw_speakers(voices, n_speakers, rs)
     speaker = _balanced(n, names.size, rs)
 
     # Every draw happens before synthesis, so the arrays depend on the seed only.
@@ -457,8 +345,7 @@ def make_synthetic_commands(
     is_unknown = labels == UNKNOWN
     text[is_unknown] = np.array(unknown_words, dtype=object)[rs.randint(len(unknown_words), size=is_unknown.sum())]
     text[silent] = ""
-    rate = np.rint(spk_rate[speaker] * (1 + rs.uniform(-_RATE_JITTER, _RATE_JITTER, n))).astype(int)
-    pitch = np.clip(np.rint(spk_pitch[speaker] + rs.uniform(-_PITCH_JITTER, _PITCH_JITTER, n)), 0, 100).astype(int)
+    rate, pitch = utterance_prosody(spk_rate, spk_pitch, speaker, rs)
     pitch_range = np.rint(spk_range[speaker]).astype(int)
     peak = np.exp(rs.uniform(*np.log(_PEAK_RANGE), size=n))
     position = rs.uniform(size=n)
@@ -475,7 +362,7 @@ def make_synthetic_commands(
     length = np.zeros(n, dtype=int)
     speech_rms = np.zeros(n)
     requests = [(text[i], spk_voice[speaker[i]], rate[i], pitch[i], pitch_range[i]) for i in speech]
-    for i, wave in zip(speech, _utterances(requests, n_samples, sample_rate)):
+    for i, wave in zip(speech, utterances(requests, n_samples, sample_rate)):
         if wave.size == 0:
             continue
         wave = wave * np.float32(peak[i] / np.abs(wave).max())
@@ -499,7 +386,7 @@ def make_synthetic_commands(
     for batch in batch_slices(noisy.size, _BATCH):
         rows = noisy[batch]
         if noise_kind == "colors":
-            unit = _colored_noise(np.array(noise_sources)[source[rows]], n_samples, rng)
+            unit = colored_noise(np.array(noise_sources)[source[rows]], n_samples, rng)
         else:
             unit, noise_offset[rows] = _recording_noise(noise_sources, source[rows], n_samples, rng)
         unit *= level[rows, None].astype(np.float32)

@@ -17,14 +17,7 @@ from sklearn.utils import check_random_state
 
 from .._validation import batch_slices
 from ._labels import COMMAND_WORDS
-from ._synthetic import (
-    _PITCH_JITTER,
-    _RATE_JITTER,
-    _check_voices,
-    _colored_noise,
-    _draw_speakers,
-    _utterances,
-)
+from ._signals import check_voices, colored_noise, draw_speakers, utterance_prosody, utterances
 
 #: Noise-event labels and the colour of noise each one mixes in.
 NOISE_TAGS = {"white_noise": "white", "pink_noise": "pink", "brown_noise": "brown"}
@@ -204,13 +197,12 @@ def make_synthetic_tagging(
                        lengths[clip])
     words = np.flatnonzero(~is_noise[label])
     if words.size:
-        voices = _check_voices(voices)
+        voices = check_voices(voices)
         n_speakers = max(10, round(words.size / 10)) if n_speakers is None else n_speakers
         n_speakers = _int_at_least(n_speakers, "n_speakers", 1)
-        _, spk_voice, spk_pitch, spk_range, spk_rate = _draw_speakers(voices, n_speakers, rs)
+        _, spk_voice, spk_pitch, spk_range, spk_rate = draw_speakers(voices, n_speakers, rs)
         speaker = rs.randint(len(spk_voice), size=words.size)
-        rate = np.rint(spk_rate[speaker] * (1 + rs.uniform(-_RATE_JITTER, _RATE_JITTER, words.size))).astype(int)
-        pitch = np.clip(np.rint(spk_pitch[speaker] + rs.uniform(-_PITCH_JITTER, _PITCH_JITTER, words.size)), 0, 100)
+        rate, pitch = utterance_prosody(spk_rate, spk_pitch, speaker, rs)
 
     X = np.zeros((n_clips, int(lengths.max())), dtype=np.float32)
     onset = np.zeros(n_events, dtype=np.int64)
@@ -218,7 +210,7 @@ def make_synthetic_tagging(
     gain = 10.0 ** (level / 20.0)
     requests = [(labels[label[e]], spk_voice[speaker[k]], int(rate[k]), int(pitch[k]),
                  int(np.rint(spk_range[speaker[k]]))) for k, e in enumerate(words)]
-    waves = _utterances(requests, lengths[clip[words]], sample_rate) if words.size else []  # one eSpeak process
+    waves = utterances(requests, lengths[clip[words]], sample_rate) if words.size else []  # one eSpeak process
     for e, wave in zip(words, waves):
         size[e] = wave.size
         if wave.size == 0:
@@ -232,7 +224,7 @@ def make_synthetic_tagging(
     fade = max(1, int(_FADE_S * sample_rate))
     for batch in batch_slices(noises.size, 256):  # unit-RMS noise made a batch of bursts at a time
         rows = noises[batch]
-        unit = _colored_noise(colors[label[rows]], int(burst[rows].max()), rs)
+        unit = colored_noise(colors[label[rows]], int(burst[rows].max()), rs)
         for e, noise in zip(rows, unit):
             n = int(burst[e])
             onset[e] = int(position[e] * (lengths[clip[e]] - n + 1))
