@@ -15,6 +15,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils._param_validation import (
     Hidden,
     InvalidParameterError,
+    RealNotInt,
     _Constraint,
     validate_parameter_constraints,
     validate_params,
@@ -27,6 +28,7 @@ __all__ = ["ArraysTransformer", "HasMethods", "Interval", "StrOptions", "availab
 __all__ += [
     "Hidden",
     "InvalidParameterError",
+    "RealNotInt",
     "_BaseComposition",
     "_Constraint",
     "_fit_context",

@@ -73,6 +73,22 @@ def test_sklearn_param_validation_check(cls):
     check_param_validation(cls.__name__, _sampler(cls))
 
 
+def test_hard_negatives_is_an_estimator_with_constraints():
+    from sklearn.base import clone
+
+    from sklkws.augment import HardNegatives, hard_negative_windows
+
+    speech = np.zeros(40000, np.float32)
+    check_param_validation("HardNegatives", HardNegatives(speech))
+    twin = clone(HardNegatives(speech, n_windows=4))
+    assert twin.get_params()["n_windows"] == 4
+    X, y = np.zeros((4, 16000), np.float32), np.array(["yes"] * 4)
+    with pytest.raises(InvalidParameterError, match="'n_windows' parameter of HardNegatives"):
+        HardNegatives(speech, n_windows=-0.5).fit_resample(X, y)
+    with pytest.raises(InvalidParameterError, match="'n_windows' parameter of hard_negative_windows"):
+        hard_negative_windows(speech, -1)
+
+
 # -- once per parameter values, not per batch --------------------------------------------
 
 

@@ -6,8 +6,13 @@ sound like a command. Windows cut from keyword-free speech at random offsets (wo
 fragments, word boundaries, pauses) teach it that running speech is ``_unknown_``.
 """
 
+import numbers
+
 import numpy as np
+from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
+
+from .._compat import Interval, RealNotInt, _fit_context, validate_params
 
 __all__ = ["HardNegatives", "hard_negative_windows"]
 
@@ -26,6 +31,15 @@ def _speech_list(speech, n_samples):
     return arrays
 
 
+@validate_params(
+    {
+        "speech": [np.ndarray, list, tuple],
+        "n_windows": [Interval(numbers.Integral, 0, None, closed="left")],
+        "n_samples": [Interval(numbers.Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def hard_negative_windows(speech, n_windows, *, n_samples=16000, random_state=None):
     """Cut ``n_windows`` windows at random offsets from keyword-free recordings.
 
@@ -53,8 +67,6 @@ def hard_negative_windows(speech, n_windows, *, n_samples=16000, random_state=No
     (5, 16000)
     """
     arrays = _speech_list(speech, n_samples)
-    if int(n_windows) < 0:
-        raise ValueError(f"n_windows must be non-negative, got {n_windows!r}.")
     rng = check_random_state(random_state)
     flat = np.concatenate(arrays)
     lengths = np.array([len(a) for a in arrays])
@@ -65,7 +77,7 @@ def hard_negative_windows(speech, n_windows, *, n_samples=16000, random_state=No
     return flat[starts[:, None] + np.arange(n_samples)]
 
 
-class HardNegatives:
+class HardNegatives(BaseEstimator):
     """Add windows of keyword-free speech, labelled ``label``, to the training set.
 
     Follows imbalanced-learn's ``fit_resample`` contract, so it sits in an
@@ -91,15 +103,37 @@ class HardNegatives:
     ((14, 16000), ['_unknown_', '_unknown_', '_unknown_', '_unknown_'])
     """
 
+    _parameter_constraints: dict = {
+        "speech": [np.ndarray, list, tuple],
+        # An int is a count, a float a fraction of the training clips.
+        "n_windows": [Interval(numbers.Integral, 0, None, closed="left"),
+                      Interval(RealNotInt, 0, None, closed="left")],
+        "label": [str],
+        "random_state": ["random_state"],
+    }
+
     def __init__(self, speech, *, n_windows=0.3, label="_unknown_", random_state=None):
         self.speech = speech
         self.n_windows = n_windows
         self.label = label
         self.random_state = random_state
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
+        """Check the parameters; nothing is learnt.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_clips, n_samples)
+        y : array-like of shape (n_clips,), default=None
+
+        Returns
+        -------
+        self : HardNegatives
+        """
         return self
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit_resample(self, X, y):
         """The clips with the hard-negative windows appended.
 
@@ -118,9 +152,7 @@ class HardNegatives:
         if X.ndim != 2 or len(X) != len(y):
             raise ValueError(f"X must be clips (n_clips, n_samples) with one label each; got {X.shape}, {len(y)}.")
         n = self.n_windows
-        if isinstance(n, (float, np.floating)):
-            if n < 0:
-                raise ValueError(f"n_windows must be non-negative, got {n!r}.")
+        if not isinstance(n, numbers.Integral):
             n = int(round(n * len(X)))
         windows = hard_negative_windows(self.speech, n, n_samples=X.shape[1], random_state=self.random_state)
         labels = np.full(len(windows), self.label, dtype=object)
