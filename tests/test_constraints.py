@@ -175,6 +175,8 @@ def test_chain_replaces_a_whole_step_by_name():
     (lambda p: load_audio_folder(p, duration=0), "'duration' parameter of load_audio_folder"),
     (lambda p: load_audio_folder(p, sample_rate=8000.0), "'sample_rate' parameter of load_audio_folder"),
     (lambda p: load_audio_folder(3), "'path' parameter of load_audio_folder"),
+    (lambda p: load_audio_folder(p, tolerance=-1.0), "'tolerance' parameter of load_audio_folder"),
+    (lambda p: load_speech_commands(p, crop="centre"), "'crop' parameter of load_speech_commands"),
 ])
 def test_loaders_validate_simple_arguments(call, match, tmp_path):
     with pytest.raises(InvalidParameterError, match=match):

@@ -70,13 +70,6 @@ def check_dtype(dtype):
     return dtype
 
 
-def check_crop(crop, tolerance):
-    if crop not in CROP_POLICIES:
-        raise ValueError(f"crop must be one of {CROP_POLICIES}, got {crop!r}.")
-    if isinstance(tolerance, bool) or not isinstance(tolerance, numbers.Real) or not tolerance >= 0:
-        raise ValueError(f"tolerance must be a non-negative number of seconds, got {tolerance!r}.")
-
-
 def crop_start(clip, n_samples, crop, sample_rate):
     """Start of the ``n_samples`` window kept from a longer ``clip``.
 
@@ -456,7 +449,6 @@ def load_audio_folder(
     if not root.is_dir():
         raise ValueError(f"Audio folder not found: {_show(root)}.")
     dtype = check_dtype(dtype)
-    check_crop(crop, tolerance)
     extensions = tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in extensions)
 
     if csv is None:

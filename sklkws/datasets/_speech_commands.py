@@ -27,7 +27,6 @@ from sklearn.utils import check_random_state
 from .._compat import HasMethods, Interval, StrOptions, validate_params
 from ._folder import (
     LOADER_CONSTRAINTS,
-    check_crop,
     check_dtype as _check_dtype,
     _show,
     check_too_long,
@@ -302,7 +301,6 @@ def load_speech_commands(
     if not root.is_dir():
         raise ValueError(f"Speech Commands folder not found: {root}.")
     dtype = _check_dtype(dtype)
-    check_crop(crop, tolerance)
 
     keys, files, words, groups, dangling = _scan(root)
     if dangling:
