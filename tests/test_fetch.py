@@ -170,3 +170,53 @@ def test_data_home_and_arguments(monkeypatch, tmp_path):
         fetch_speech_commands(tmp_path, checksum="abc")
     with pytest.raises(ValueError, match="checksum"):
         fetch_speech_commands(tmp_path, checksum="g" * 64)
+
+
+def test_unreachable_server_leaves_nothing(tmp_path):
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(OSError, match=f"Download of http://127.0.0.1:{port}/a.tar.gz failed"):
+        fetch_speech_commands(tmp_path, url=f"http://127.0.0.1:{port}/a.tar.gz", checksum=None, timeout=5)
+    assert _leftovers(tmp_path) == []
+
+
+def test_file_url_of_an_archive_on_disk(archive, tmp_path):
+    local = tmp_path / "mirror" / "sc.tar.gz"
+    local.parent.mkdir()
+    local.write_bytes(archive)
+    home = tmp_path / "home"
+    path = fetch_speech_commands(home, url=local.as_uri(), checksum=hashlib.sha256(archive).hexdigest())
+    assert (path / "yes").is_dir() and _leftovers(home)[0] == "speech_commands_v0.02"
+    with pytest.raises(OSError, match="Cannot read"):
+        fetch_speech_commands(tmp_path / "other", url=(tmp_path / "absent.tar.gz").as_uri(), checksum=None)
+    assert _leftovers(tmp_path / "other") == []
+
+
+def test_what_a_killed_download_left_is_removed(server, archive, tmp_path):
+    # A process killed outright leaves its hidden folder (pid in the name); a living one's is kept.
+    import os
+
+    base, _, _ = server
+    name = ARCHIVES["v0.02"]["file"]
+    dead = tmp_path / f".{name}.999999999.abc.part"
+    dead.mkdir()
+    (dead / name).write_bytes(b"half")
+    alive = tmp_path / f".{name}.{os.getppid()}.abc.part"
+    alive.mkdir()
+    fetch_speech_commands(tmp_path, url=f"{base}/good.tar.gz", checksum=hashlib.sha256(archive).hexdigest())
+    assert not dead.exists() and alive.is_dir()
+
+
+def test_progress_without_tqdm(server, archive, tmp_path, monkeypatch):
+    # pooch's progress bar needs tqdm (pooch refuses progressbar=True without it): where tqdm
+    # cannot be imported the download runs without a bar.
+    import sys
+
+    base, _, _ = server
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # "import tqdm" now fails
+    sha = hashlib.sha256(archive).hexdigest()
+    path = fetch_speech_commands(tmp_path, url=f"{base}/good.tar.gz", checksum=sha, progress=True)
+    assert (path / "yes").is_dir()

@@ -1,46 +1,46 @@
 """Download and unpack the official Speech Commands archives, once.
 
-Nothing half-done is ever left under a final name: the archive streams into a
-hidden temporary file renamed only once complete and verified, and it unpacks
-into a hidden temporary folder renamed only once fully extracted. So the
-extracted folder existing means the data is complete, and a second call only
-looks at it. A process killed outright (SIGKILL, power loss) cannot remove its
-temporary file or folder; the next call removes those whose process is gone.
+The download is :func:`pooch.retrieve`: streamed into a temporary file, checked
+against the archive's SHA-256 and renamed only when it matches. Nothing half-done
+is ever left under a final name: pooch works inside a hidden folder of this
+process, the verified archive is moved out of it, and it unpacks into a hidden
+temporary folder renamed only once fully extracted. So the extracted folder
+existing means the data is complete, and a second call only looks at it. A
+process killed outright (SIGKILL, power loss) cannot remove its temporary
+folders; the next call removes those whose process is gone.
 """
 
 import glob
-import hashlib
-import http.client
+import importlib.util
+import logging
 import os
+import re
 import shutil
 import string
 import sys
 import tarfile
 import tempfile
 import time
+import urllib.parse
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
-from tqdm import tqdm
-
-# Published by TensorFlow Datasets (url_checksums/speech_commands.txt: size and sha256)
-# and by torchaudio (speechcommands.py: the sha256 of v0.01, whose size is not published).
+# Published by TensorFlow Datasets (url_checksums/speech_commands.txt) and by torchaudio
+# (speechcommands.py, for v0.01).
 _BASE_URL = "http://download.tensorflow.org/data/"
 ARCHIVES = {
     "v0.01": {
         "file": "speech_commands_v0.01.tar.gz",
         "sha256": "743935421bb51cccdb6bdd152e04c5c70274e935c82119ad7faeec31780d811d",
-        "size": None,
     },
     "v0.02": {
         "file": "speech_commands_v0.02.tar.gz",
         "sha256": "af14739ee7dc311471de98f5f9d2c9191b18aedfe957f4a6ff791c709868ff58",
-        "size": 2_428_923_189,
     },
     "v0.02-test": {
         "file": "speech_commands_test_set_v0.02.tar.gz",
         "sha256": "cc2a00c1147c2254e9be3fa0f779d8c17421dc349b86366567a8edfa9acd51df",
-        "size": 112_563_277,
     },
 }
 _BLOCK = 1 << 20
@@ -130,9 +130,10 @@ def fetch_speech_commands(
 ):
     """Download and extract the Speech Commands dataset (Warden, 2018; CC BY 4.0).
 
-    The archive streams into a temporary file in ``data_home`` with a progress
-    bar, is checked against its SHA-256, renamed only when complete, and
-    extracted with :mod:`tarfile`'s ``"data"`` filter (no member may land
+    The archive is downloaded by :func:`pooch.retrieve` into a temporary file
+    in ``data_home`` with a progress bar (when tqdm is installed), checked
+    against its SHA-256, renamed only when complete, and extracted with
+    :mod:`tarfile`'s ``"data"`` filter (no member may land
     outside the target folder, no links out, no device files). Later calls
     find the extracted folder and download nothing. An interrupted download,
     a network error or a checksum mismatch leaves no file behind.
@@ -157,7 +158,8 @@ def fetch_speech_commands(
         Keep the verified archive in ``data_home`` after extraction; by default
         it is deleted to save space.
     progress : bool, default=None
-        Show a tqdm progress bar; None shows it when stderr is a terminal.
+        Show a tqdm progress bar (none when tqdm is not installed); None shows
+        it when stderr is a terminal.
     timeout : float, default=60.0
         Seconds to wait for the server before giving up.
 
@@ -196,9 +198,8 @@ def fetch_speech_commands(
         raise ValueError(
             f"checksum must be 'official', a 64-digit SHA-256 hex string or None, got {checksum!r}."
         )
-    size = spec["size"] if checksum == "official" else None
     url = url or _BASE_URL + spec["file"]
-    show = sys.stderr.isatty() if progress is None else bool(progress)
+    show = (sys.stderr.isatty() if progress is None else bool(progress)) and _has_tqdm()
 
     home = get_data_home(data_home)
     target = home / f"speech_commands_{version}"
@@ -208,71 +209,94 @@ def fetch_speech_commands(
         return target
     if archive.is_file():
         # Only a verified download gets this name, but the user may have put it there.
-        _verify(archive, sha256, show)
+        _verify(archive, sha256)
     else:
-        _download(url, archive, sha256=sha256, size=size, show=show, timeout=timeout)
+        _download(url, archive, sha256=sha256, show=show, timeout=timeout)
     _extract(archive, target)
     if not keep_archive:
         archive.unlink()
     return target
 
 
-def _hexdigest_matches(digest, sha256, source):
-    if sha256 is not None and digest.hexdigest() != sha256.lower():
-        raise OSError(
-            f"Checksum mismatch for {source}: SHA-256 {digest.hexdigest()}, expected {sha256}. "
-            "The file was deleted; try again, or check the url / checksum arguments."
-        )
+def _has_tqdm():
+    """Whether tqdm, which pooch's progress bar needs, is installed."""
+    return importlib.util.find_spec("tqdm") is not None
 
 
-def _verify(archive, sha256, show):
+def _mismatch(source, detail):
+    return OSError(
+        f"Checksum mismatch for {source}: {detail} "
+        "The file was deleted; try again, or check the url / checksum arguments."
+    )
+
+
+def _verify(archive, sha256):
+    """Check an archive found in ``data_home`` (deleted when it does not match)."""
     if sha256 is None:
         return
-    digest = hashlib.sha256()
-    bar = tqdm(
-        total=archive.stat().st_size, desc=f"Checking {archive.name}", unit="B", unit_scale=True, disable=not show
-    )
-    with open(archive, "rb") as handle, bar:
-        while block := handle.read(_BLOCK):
-            digest.update(block)
-            bar.update(len(block))
-    try:
-        _hexdigest_matches(digest, sha256, archive)
-    except OSError:
+    import pooch
+
+    digest = pooch.file_hash(str(archive), alg="sha256")
+    if digest != sha256.lower():
         archive.unlink()
-        raise
+        raise _mismatch(archive, f"SHA-256 {digest}, expected {sha256}.")
 
 
-def _download(url, dest, *, sha256, size, show, timeout):
-    """Stream ``url`` into a hidden temporary file next to ``dest``; rename it when complete and verified."""
-    fd, part = tempfile.mkstemp(dir=dest.parent, prefix=_part_prefix(dest.name), suffix=".part")
+def _copy_local(url, output_file, pooch_):
+    """A pooch downloader for ``file://`` URLs (an archive already on disk), which pooch has none for."""
+    source = urllib.request.url2pathname(urllib.parse.urlparse(url).path)
     try:
-        digest = hashlib.sha256()
-        received = 0
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            length = response.headers.get("Content-Length")
-            expected = int(length) if length is not None else size
-            with tqdm(
-                total=expected, desc=f"Downloading {dest.name}", unit="B", unit_scale=True, disable=not show
-            ) as bar:
-                while block := response.read(_BLOCK):
-                    out.write(block)
-                    digest.update(block)
-                    received += len(block)
-                    bar.update(len(block))
-        if expected is not None and received != expected:
-            raise OSError(f"Download of {url} was cut short: {received} of {expected} bytes received.")
-        if size is not None and received != size:
-            raise OSError(f"Download of {url} has {received} bytes, the official archive {size}.")
-        _hexdigest_matches(digest, sha256, url)
-        os.replace(part, dest)
-    except http.client.HTTPException as err:
-        _remove(part)
-        raise OSError(f"Download of {url} failed: {err!r}") from err
-    except BaseException:
+        with open(source, "rb") as src, open(output_file, "wb") as out:
+            shutil.copyfileobj(src, out, _BLOCK)
+    except OSError as err:
+        raise OSError(f"Cannot read {url}: {err}") from err
+
+
+@contextmanager
+def _pooch_quiet(quiet):
+    """Keep pooch's "Downloading data from ..." log line out of the output when no progress is shown."""
+    import pooch
+
+    # ``disabled``, not a level: pooch's logger has no manager to clear its level cache.
+    logger = pooch.get_logger()
+    disabled = logger.disabled
+    logger.disabled = disabled or quiet
+    try:
+        yield
+    finally:
+        logger.disabled = disabled
+
+
+def _download(url, dest, *, sha256, show, timeout):
+    """Download ``url`` with :func:`pooch.retrieve` inside a hidden folder of this process, then rename to ``dest``.
+
+    pooch writes and verifies a temporary file and renames it only if its hash
+    matches; working in a folder named with the pid also lets a later call remove what
+    a killed process left (:func:`_clean_stale_parts`).
+    """
+    import pooch
+    import requests
+
+    scratch = Path(tempfile.mkdtemp(dir=dest.parent, prefix=_part_prefix(dest.name), suffix=".part"))
+    if urllib.parse.urlparse(url).scheme == "file":
+        downloader = _copy_local
+    else:
+        downloader = pooch.HTTPDownloader(progressbar=show, timeout=timeout)
+    try:
+        with _pooch_quiet(not show):
+            known = sha256 and sha256.lower()
+            path = pooch.retrieve(url, known_hash=known, fname=dest.name, path=scratch, downloader=downloader)
+        os.replace(path, dest)
+    except ValueError as err:  # pooch: the hash of the download does not match
+        got = re.search(r"got ([0-9a-f]{64})", str(err))
+        if sha256 is None or got is None:
+            raise OSError(f"Download of {url} failed: {err}") from err
+        raise _mismatch(url, f"SHA-256 {got.group(1)}, expected {sha256}.") from err
+    except requests.exceptions.RequestException as err:  # unreachable, HTTP error, connection cut short
+        raise OSError(f"Download of {url} failed: {err}") from err
+    finally:
         # Network errors, Ctrl-C, checksum mismatch: never leave a partial file.
-        _remove(part)
-        raise
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _extract(archive, target):
