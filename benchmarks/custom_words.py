@@ -2,13 +2,16 @@
 
     python benchmarks/custom_words.py --data DIR [--folds 3] [--run-folds 1] [--epochs 30]
         [--n-per-word 120] [--shots 5,10,25] [--conditions synthetic,fewshot,all] [--out FILE.json]
-        [--random-state 0]
+        [--frontends scratch,embedding] [--random-state 0]
 
 ``--data`` is a Speech Commands folder (12 classes). Its speakers are split with
 ``GroupKFold(--folds)``; for each of the first ``--run-folds`` folds the held-out
 speakers' clips are the test set, and no real clip of theirs is ever trained on.
-Every model is :func:`sklkws.custom_words.small_spotter_pipeline` (``--epochs``,
-``--random-state``), so each row differs only in its training clips:
+Each row is trained with each of ``--frontends``: ``scratch`` is
+:func:`sklkws.custom_words.small_spotter_pipeline` (log-mels and a TC-ResNet trained from
+scratch, ``--epochs``, ``--random-state``), ``embedding`` is
+:func:`sklkws.custom_words.embedding_spotter_pipeline` (the pretrained speech_embedding
+and a linear head), so within a front end the rows differ only in their training clips:
 
 1. ``synthetic``: synthetic clips only (:func:`~sklkws.datasets.make_synthetic_commands`,
    ``--n-per-word``, mixed with the folder's ``_background_noise_``), no real clip;
@@ -26,7 +29,7 @@ import time
 import numpy as np
 from sklearn.model_selection import GroupKFold
 
-from sklkws.custom_words import small_spotter_pipeline
+from sklkws.custom_words import embedding_spotter_pipeline, small_spotter_pipeline
 from sklkws.datasets import load_background_noise, load_speech_commands, make_synthetic_commands
 
 
@@ -36,9 +39,12 @@ def _shots(y, train, k, rng):
     return np.concatenate(picked)
 
 
-def _fit_score(X_train, y_train, X_test, y_test, epochs, seed):
+def _fit_score(X_train, y_train, X_test, y_test, epochs, seed, frontend="scratch"):
     t0 = time.perf_counter()
-    model = small_spotter_pipeline(epochs=epochs, random_state=seed).fit(X_train, y_train)
+    if frontend == "embedding":
+        model = embedding_spotter_pipeline().fit(X_train, y_train)
+    else:
+        model = small_spotter_pipeline(epochs=epochs, random_state=seed).fit(X_train, y_train)
     return float(np.mean(model.predict(X_test) == y_test)), time.perf_counter() - t0
 
 
@@ -52,8 +58,13 @@ def main(argv=None):
     parser.add_argument("--shots", default="5,10,25", help="real clips per class for the few-shot rows")
     parser.add_argument("--conditions", default="synthetic,fewshot,all")
     parser.add_argument("--out", help="write the results as JSON")
+    parser.add_argument("--frontends", default="scratch,embedding",
+                        help="scratch (TC-ResNet from scratch) and/or embedding (speech_embedding + linear head)")
     parser.add_argument("--random-state", type=int, default=0)
     args = parser.parse_args(argv)
+    frontends = [f for f in args.frontends.split(",") if f]
+    if not frontends or set(frontends) - {"scratch", "embedding"}:
+        parser.error(f"--frontends takes scratch and/or embedding, got {args.frontends!r}")
     conditions = set(args.conditions.split(","))
     unknown = conditions - {"synthetic", "fewshot", "all"}
     if unknown:
@@ -84,14 +95,19 @@ def main(argv=None):
             runs.append(("all real", X[train], y[train]))
             runs.append(("all real + synthetic", np.concatenate([X[train], X_syn]), np.concatenate([y[train], y_syn])))
         for name, X_train, y_train in runs:
-            accuracy, seconds = _fit_score(X_train, y_train, X[test], y[test], args.epochs, args.random_state)
-            rows.append({"fold": fold, "training": name, "n_train": int(len(X_train)), "accuracy": accuracy,
-                         "seconds": round(seconds, 1)})
-            print(f"fold {fold + 1}  {name:<28} {len(X_train):>6} clips  accuracy {accuracy:.3f}  ({seconds:.0f} s)",
-                  flush=True)
-    print("\n| training clips | accuracy on unseen real speakers (mean over folds) |\n|---|---|")
+            for frontend in frontends:
+                accuracy, seconds = _fit_score(X_train, y_train, X[test], y[test], args.epochs, args.random_state,
+                                               frontend)
+                rows.append({"fold": fold, "training": name, "frontend": frontend, "n_train": int(len(X_train)),
+                             "accuracy": accuracy, "seconds": round(seconds, 1)})
+                print(f"fold {fold + 1}  {name:<28} {frontend:<9} {len(X_train):>6} clips  accuracy {accuracy:.3f}  "
+                      f"({seconds:.0f} s)", flush=True)
+    print("\n| training clips | " + " | ".join(f"{f}: accuracy on unseen real speakers" for f in frontends)
+          + " |\n|---|" + "---|" * len(frontends))
     for name in dict.fromkeys(r["training"] for r in rows):
-        print(f"| {name} | {np.mean([r['accuracy'] for r in rows if r['training'] == name]):.3f} |")
+        cells = [np.mean([r["accuracy"] for r in rows if r["training"] == name and r["frontend"] == f])
+                 for f in frontends]
+        print(f"| {name} | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
             json.dump({"args": vars(args), "rows": rows}, f, indent=2)

