@@ -22,6 +22,7 @@ clips and every operation in it is vectorised across them.
 """
 
 import numbers
+import operator
 
 import numpy as np
 from imblearn.base import BaseSampler
@@ -62,15 +63,19 @@ COMMON_CONSTRAINTS = {
     "random_state": ["random_state"],
 }
 
-#: Parameter names of each sampler class, read once (inspect.signature is slow per batch).
-_PARAM_NAMES = {}
+#: A getter of each sampler class's parameter values, built once (inspect.signature,
+#: behind _get_param_names, is slow at thousands of batches per epoch).
+_PARAM_GETTERS = {}
 
 
-def _param_names(cls):
-    names = _PARAM_NAMES.get(cls)
-    if names is None:
-        names = _PARAM_NAMES[cls] = tuple(cls._get_param_names())
-    return names
+def _param_getter(cls):
+    getter = _PARAM_GETTERS.get(cls)
+    if getter is None:
+        names = tuple(cls._get_param_names())
+        single = operator.attrgetter(*names)
+        # attrgetter of one name returns the value itself, not a 1-tuple.
+        getter = _PARAM_GETTERS[cls] = single if len(names) > 1 else (lambda obj: (single(obj),))
+    return getter
 
 
 def augmented_indices(estimator, n_samples):
@@ -194,7 +199,7 @@ class BaseAugmenter(BaseSampler):
     # -- validation once per parameter values -------------------------------------
     def _param_values(self):
         """The current parameter values, compared by identity to spot a reassignment."""
-        return tuple(getattr(self, name) for name in _param_names(type(self)))
+        return _param_getter(type(self))(self)
 
     def _checked_params(self, *, constraints=True, force=False):
         """Validate the parameters unless these very values were validated; derived values.
@@ -214,7 +219,7 @@ class BaseAugmenter(BaseSampler):
             not force
             and cached is not None
             and len(cached[0]) == len(values)
-            and all(a is b for a, b in zip(cached[0], values))
+            and all(map(operator.is_, cached[0], values))
         ):
             return cached[1]
         if constraints:

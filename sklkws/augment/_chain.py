@@ -121,15 +121,19 @@ class AugmentChain(_BaseComposition, BaseAugmenter):
 
     def _param_values(self):
         # The steps' own values too, so a step changed with set_params is checked again.
+        # Duck-typed, not isinstance: an ABC instance check costs a microsecond per step.
         values = list(super()._param_values())
         steps = self.steps if isinstance(self.steps, (list, tuple)) else ()
         for step in steps:
-            values.append(step)
-            sampler = step[0] if isinstance(step, tuple) and step else step
             if isinstance(step, tuple):
-                values.extend(step)  # the pair's probability
-            if isinstance(sampler, BaseAugmenter):
-                values.extend(sampler._param_values())
+                values.extend(step)  # the sampler and the pair's probability
+                sampler = step[0] if step else None
+            else:
+                values.append(step)
+                sampler = step
+            getter = getattr(sampler, "_param_values", None)
+            if getter is not None:
+                values.extend(getter())
         return tuple(values)
 
     def _check_params(self):
