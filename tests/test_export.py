@@ -161,6 +161,29 @@ def test_macs_of_the_graph_match_the_keras_count(exported, pipe):
     assert tflite_macs(path) == inference_macs(pipe) == network + frontend
 
 
+def test_keras_count_equals_the_graph_count_for_every_counted_layer():
+    # count_macs (Keras, before conversion) and tflite_macs (the exported graph, the reference)
+    # are two counters by the same formulas: held equal on each kind of layer they count.
+    import keras
+
+    from sklkws.device._macs import fft_macs
+    from sklkws.export import to_tflite
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((400,))
+    x = keras.layers.Reshape((20, 20, 1))(inputs)
+    x = keras.layers.Conv2D(4, 3, padding="same")(x)
+    x = keras.layers.DepthwiseConv2D(3, depth_multiplier=2)(x)
+    x = keras.layers.SeparableConv2D(6, 3, padding="same")(x)
+    x = keras.layers.Conv2D(6, (3, 1), groups=2)(x)
+    x = keras.layers.Conv2DTranspose(3, 2, strides=2)(x)
+    y = keras.layers.Conv1D(5, 3)(keras.layers.Reshape((400, 1))(inputs))
+    x = keras.layers.Concatenate()([keras.layers.GlobalAveragePooling2D()(x), keras.layers.GlobalAveragePooling1D()(y)])
+    model = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Dense(7)(x)))
+    assert tflite_macs(to_tflite(model)) == count_macs(model) > 0
+    assert fft_macs(101, 512) == 101 * 512 * 9 and fft_macs(3, 1) == 0
+
+
 def test_metadata_travels_inside_the_file(exported, pipe, tmp_path):
     path, _ = exported["int8"]
     metadata = read_metadata(path)

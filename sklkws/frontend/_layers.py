@@ -22,12 +22,11 @@ of :func:`sklkws.frontend._maths.dft_matrices` (``stft="matmul"``: int8-quantisa
 Importing this module imports Keras (TensorFlow backend).
 """
 
-import math
-
 import keras
 import numpy as np
 from keras import ops
 
+from ..device._macs import fft_macs
 from . import _maths
 
 __all__ = [
@@ -252,7 +251,7 @@ class MelFeaturesLayer(keras.layers.Layer):
         n_frames = _maths.n_frames(self.n_samples, self.n_fft, self.hop_length, self.center)
         n_freq = self.n_fft // 2 + 1
         if self.stft == "fft":
-            macs = int(n_frames * self.n_fft * math.log2(self.n_fft))
+            macs = fft_macs(n_frames, self.n_fft)  # counted as the exported graph's RFFT2D is
         else:
             macs = n_frames * self.n_fft * 2 * n_freq
         if self.kind != "power":

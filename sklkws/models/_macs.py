@@ -5,6 +5,8 @@ the layers that dominate inference. BatchNorm is left out (it folds into the pre
 convolution on export), as are activations, pooling and element-wise adds.
 """
 
+# The reference count is the exported graph's, sklkws.device.tflite_macs (device/_macs.py); this
+# one counts a Keras model without converting it, by the same formulas, and is tested equal to it.
 import math
 
 import keras
