@@ -5,7 +5,9 @@ side (:mod:`sklkws.export` and everything before it) imports from here, never th
 way round.
 
 - :class:`CompactClassifier`: ``predict`` / ``predict_proba`` from an exported ``.tflite``.
-- :class:`KeywordSpotter`, :class:`Event`: keyword spotting over long audio and streams.
+- :class:`KeywordSpotter`, :class:`Event`: keyword spotting over long audio and streams;
+  :class:`StreamingModel`: an exported model's streaming pair (frames once per stream).
+- :class:`EmbeddingClassifier`: the speech-embedding spotter (numpy + onnxruntime).
 - :func:`read_metadata`, :func:`tflite_macs`, :func:`measure_latency`, :func:`compact_report`,
   :func:`estimate_device_latency`, :data:`DEVICE_MODELS`, :data:`BUDGETS`: reading and checking an exported model.
 - :func:`proba_to_labels`: probabilities to labels, the rule every sklkws classifier predicts with.
@@ -22,10 +24,12 @@ from ._compact import (
     sidecar_path,
     tflite_macs,
 )
+from ._embedding import EmbeddingClassifier
 from ._labels import MULTILABEL_THRESHOLD, proba_to_labels
 from ._models import DEVICE_MODELS, DeviceModel, estimate_device_latency
 from ._report import BUDGETS, CompactLimitError, compact_report, format_report
 from ._spotter import Event, KeywordSpotter
+from ._stream import StreamingModel
 
 __all__ = [
     "BUDGETS",
@@ -33,9 +37,11 @@ __all__ = [
     "CompactLimitError",
     "DEVICE_MODELS",
     "DeviceModel",
+    "EmbeddingClassifier",
     "Event",
     "KeywordSpotter",
     "MULTILABEL_THRESHOLD",
+    "StreamingModel",
     "check_clips",
     "compact_report",
     "estimate_device_latency",

@@ -12,6 +12,7 @@ Raspberry Pi with numpy, joblib and onnxruntime only.
 import numpy as np
 
 from ._audio import to_float_audio
+from ._labels import proba_to_labels
 
 __all__ = ["EmbeddingClassifier", "embed", "embedding_session"]
 
@@ -132,7 +133,7 @@ class EmbeddingClassifier:
 
     def predict(self, X):
         """Most probable class of each clip."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        return proba_to_labels(self.predict_proba(X), self.classes_)
 
     def __getstate__(self):
         state = self.__dict__.copy()
