@@ -5,9 +5,9 @@ import numbers
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils import check_random_state, get_tags
-from sklearn.utils.validation import _check_sample_weight, check_consistent_length, check_is_fitted
+from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
-from .._compat import HasMethods, Interval
+from .._compat import HasMethods, Interval, _check_sample_weight
 from ..frontend._maths import gather_zero_fill
 from .._validation import batch_slices, check_audio
 from ..device._labels import proba_to_labels

@@ -76,6 +76,7 @@ def drop_training_state(estimator, *, teachers=True):
             report["recording_bytes"] += int(sum(np.asarray(r).nbytes for r in recordings))
             obj.noise = DROPPED
             obj.__dict__.pop("_bank_cache", None)
+            obj.__dict__.pop("_params_checked", None)  # the validation cache holds the parameters too
             return
         if teachers and hasattr(obj, "student_") and getattr(obj, "teacher_", None) is not None:
             obj.teacher_ = None
