@@ -193,8 +193,8 @@ def _for_each_chunk(X, n_fft, hop_length, center, consume):
 def power_spectrogram(X, n_fft, hop_length, center=True, power=2.0):
     """``|STFT|**power`` of a batch, frames first: shape ``(n_clips, n_frames, n_fft // 2 + 1)``.
 
-    Computed chunk by chunk of the batch, each with one real FFT call (scipy.fft, all
-    cores). Frames-first keeps the mel and DCT projections single large matrix products;
+    Computed chunk by chunk of the batch, each with one real FFT call (scipy.fft), the
+    chunks spread over the cores (see ``_for_each_chunk``). Frames-first keeps the mel and DCT projections single large matrix products;
     callers transpose the (small) final features. Float32 input stays float32.
     """
     n_freq = n_fft // 2 + 1
