@@ -179,11 +179,11 @@ def test_frontend_transformers_import_without_keras():
 @pytest.mark.parametrize("kind", ["power", "logmel", "mfcc"])
 def test_chunks_on_many_threads_give_librosa_numbers(clips, kind, monkeypatch):
     # One clip per chunk and more threads than cores: each thread reuses its own frame and
-    # padding buffers over several chunks, the last chunk is short; a chunk written to the
-    # wrong clips, or a buffer shared by two threads, would be off by whole decibels.
+    # padding buffers over many chunks; a chunk written to the wrong clips, or a buffer shared
+    # by two threads (63 chunks make their overlap likely), would be off by whole decibels.
     from sklkws.frontend import _maths
 
-    X = np.concatenate([clips, clips[::-1] * 0.5, clips[:3] * 2.0])
+    X = np.concatenate([clips * g for g in np.geomspace(0.1, 2.0, 12)] + [clips[:3]])  # 63 clips
     p = dict(sr=16000, n_fft=512, hop=160, n_mels=40, fmin=20.0, fmax=None, n_mfcc=13, top_db=80.0)
     ref = np.stack([_librosa_reference(x, kind, **p) for x in X])
     monkeypatch.setattr(_maths, "CHUNK_BYTES", 1)
