@@ -88,7 +88,11 @@ def build_parser():
     p = sub.add_parser("train", help="train a spotter for your own words (synthetic speech, optional recordings) "
                                       "and export it as one .tflite file")
     p.add_argument("--words", nargs="+", required=True, help='the keywords, e.g. --words "hey sheila" "lights on"')
-    p.add_argument("--out", required=True, help="the .tflite file to write (description in <out>.json)")
+    p.add_argument("--out", required=True, help="the .tflite file to write (description in <out>.json); "
+                                                 "with --frontend embedding, a .joblib file")
+    p.add_argument("--frontend", choices=("scratch", "embedding"), default="scratch",
+                   help="scratch: a TC-ResNet trained here, one .tflite; embedding: the pretrained speech_embedding "
+                        "and a linear head, far more accurate from synthetic speech (device: onnxruntime)")
     p.add_argument("--recordings", help="optional folder with one sub-folder of real clips per word "
                                         "(hey_sheila/*.wav), 16 kHz")
     p.add_argument("--speech", help="optional folder of real keyword-free speech (cut into _unknown_ clips)")

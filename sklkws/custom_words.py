@@ -272,14 +272,16 @@ def _read_recordings(folder, words):
 
 
 def train_custom_spotter(words, out, *, n_per_word=120, recordings=None, speech=None, background_noise=None,
-                         epochs=12, budget="pi", random_state=0, verbose=True):
-    """Train a spotter for ``words`` and export it as one int8 ``.tflite`` file.
+                         epochs=12, budget="pi", random_state=0, verbose=True, frontend="scratch"):
+    """Train a spotter for ``words`` and export it for the device.
 
     Parameters
     ----------
     words : sequence of str
     out : str or path-like
-        The ``.tflite`` file (its description goes to ``<out>.json``).
+        ``frontend="scratch"``: the int8 ``.tflite`` file (its description goes to
+        ``<out>.json``); ``"embedding"``: the joblib file of the
+        :class:`~sklkws.device.EmbeddingClassifier`.
     n_per_word, recordings, speech, background_noise
         See :func:`make_custom_dataset`.
     epochs : int, default=12
@@ -288,13 +290,20 @@ def train_custom_spotter(words, out, *, n_per_word=120, recordings=None, speech=
     random_state : int, default=0
     verbose : bool, default=True
         Print what happens, step by step.
+    frontend : {"scratch", "embedding"}, default="scratch"
+        ``"scratch"``: :func:`small_spotter_pipeline` (log-mels, a TC-ResNet trained
+        here; one LiteRT file). ``"embedding"``: :func:`embedding_spotter_pipeline`
+        (the pretrained speech_embedding and a linear head: much more accurate from
+        synthetic speech or few recordings, see ``docs/custom_words.md``; on the
+        device it needs onnxruntime, ``pip install "sklkws[device-embedding]"``).
 
     Returns
     -------
     pipeline : sklearn.pipeline.Pipeline
         The fitted pipeline.
     report : dict
-        The export's report (``report["passed"]``: the budget is met).
+        The export's report (``report["passed"]``: the budget is met); for the
+        embedding front end, ``passed`` (size under the budget) and ``size_bytes``.
 
     Examples
     --------
@@ -302,11 +311,15 @@ def train_custom_spotter(words, out, *, n_per_word=120, recordings=None, speech=
     """
     from .export import export_compact
 
+    if frontend not in ("scratch", "embedding"):
+        raise ValueError(f"frontend must be 'scratch' or 'embedding', got {frontend!r}.")
     say = print if verbose else (lambda *a, **k: None)
     X, y, groups = make_custom_dataset(words, n_per_word=n_per_word, recordings=recordings, speech=speech,
                                        background_noise=background_noise, random_state=random_state)
     counts = {label: int(n) for label, n in zip(*np.unique(y, return_counts=True))}
     say(f"training clips: {len(X)} ({counts}); {int(np.sum(groups == 'recorded'))} real recordings")
+    if frontend == "embedding":
+        return _train_embedding_spotter(X, y, out, budget, say)
     pipeline = small_spotter_pipeline(epochs=epochs, random_state=random_state).fit(X, y)
     rng = np.random.default_rng(random_state)
     calibration = X[rng.choice(len(X), min(len(X), 300), replace=False)]
@@ -315,6 +328,26 @@ def train_custom_spotter(words, out, *, n_per_word=120, recordings=None, speech=
     say(f"wrote {out} ({Path(out).stat().st_size / 1000:.0f} KB, int8); budget {budget!r}: "
         f"{'met' if report['passed'] else 'NOT met: ' + '; '.join(report['failures'])}")
     return pipeline, report
+
+
+def _train_embedding_spotter(X, y, out, budget, say):
+    import joblib
+
+    from .device import BUDGETS
+    from .export import to_embedding_classifier
+
+    pipeline = embedding_spotter_pipeline().fit(X, y)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial")  # written whole, then renamed: no half file on a crash
+    joblib.dump(to_embedding_classifier(pipeline), partial)
+    partial.replace(out)
+    size = out.stat().st_size
+    limit = BUDGETS[budget]["max_size_bytes"]
+    met = size <= limit if BUDGETS[budget].get("inclusive") else size < limit
+    say(f"wrote {out} ({size / 1000:.0f} KB: the speech_embedding model and a linear head; loads with numpy, "
+        f"joblib and onnxruntime); budget {budget!r} size: {'met' if met else 'NOT met'}")
+    return pipeline, {"passed": met, "size_bytes": size}
 
 
 def train_main(args):
@@ -335,6 +368,6 @@ def train_main(args):
         noise = load_background_noise(args.noise)
     train_custom_spotter(words, args.out, n_per_word=args.n_per_word, recordings=recordings, speech=speech,
                          background_noise=noise, epochs=args.epochs, budget=args.budget,
-                         random_state=args.random_state)
+                         random_state=args.random_state, frontend=args.frontend)
     print(f"next: sklkws listen {args.out} recording.wav   (or --mic)")
     return 0

@@ -60,12 +60,37 @@ def test_benchmark_script_runs_every_condition(tmp_path, capsys):
     out = tmp_path / "r.json"
     rows = module.main(["--data", str(data), "--folds", "2", "--epochs", "1", "--n-per-word", "2", "--shots", "1",
                         "--out", str(out)])
-    names = [r["training"] for r in rows]
+    names = [r["training"] for r in rows if r["frontend"] == "scratch"]
     assert names == ["synthetic only", "1 real/class", "1 real/class + synthetic", "all real",
                      "all real + synthetic"]
+    assert [r["training"] for r in rows if r["frontend"] == "embedding"] == names  # the same clips, both ways
     sizes = {r["training"]: r["n_train"] for r in rows}
     assert sizes["1 real/class"] == 3 and sizes["all real"] == 6  # 2 training speakers x 3 words
     assert sizes["all real + synthetic"] == sizes["all real"] + sizes["synthetic only"]
     assert all(0 <= r["accuracy"] <= 1 for r in rows)
     assert json.loads(out.read_text())["rows"] == rows
     assert "| synthetic only |" in capsys.readouterr().out
+
+
+def test_train_command_with_the_embedding_front_end(tmp_path, capsys):
+    pytest.importorskip("onnxruntime", reason="the embedding front end needs onnxruntime (make setup installs it)")
+    import joblib
+
+    from sklkws.cli import main
+    from sklkws.device import EmbeddingClassifier, load_model
+    from sklkws.frontend import speech_embedding_path
+    from sklkws.streaming import KeywordSpotter
+
+    try:
+        speech_embedding_path()
+    except FileNotFoundError as error:
+        pytest.skip(str(error))
+    out = tmp_path / "words.joblib"
+    assert main(["train", "--words", "hey sheila", "--n-per-word", "8", "--frontend", "embedding",
+                 "--out", str(out)]) == 0
+    assert "size: met" in capsys.readouterr().out
+    model = load_model(out)
+    assert isinstance(model, EmbeddingClassifier) and isinstance(joblib.load(out), EmbeddingClassifier)
+    assert set(model.classes_) == {"hey sheila", "_unknown_", "_silence_"}
+    posteriors = KeywordSpotter(model).window_posteriors(np.zeros(2 * SR, dtype=np.float32))
+    assert posteriors.shape == (11, 1)
