@@ -1,6 +1,7 @@
 """Streaming benchmark: misses at a fixed false-alarm rate, with and without hard-negative training.
 
-    python benchmarks/streaming.py --data DIR --negatives DIR [--model FILE] [--epochs 40] [--members 1]
+    python benchmarks/streaming.py --data DIR --negatives DIR [--model FILE] [--frontend recipe] [--epochs 40]
+        [--members 1]
         [--arch-params JSON] [--hard-negatives none,with] [--hard-fraction 0.3] [--test-fraction 0.2]
         [--background-db -20] [--quantize int8] [--target-fa 1.0] [--out DIR] [--save] [--random-state 0]
 
@@ -15,7 +16,8 @@ counted, so no model is judged on speech it saw.
 For each variant in ``--hard-negatives`` (``none``: the recipe as it is; ``with``: the
 same recipe and seed with ``--hard-fraction`` x n_train windows of the pool's speech
 added as ``_unknown_``) the recommended pipeline (``--members`` networks,
-``--epochs``) is trained on the other speakers, converted to the compact model
+``--epochs``; with ``--frontend embedding`` the speech-embedding pipeline instead) is
+trained on the other speakers, converted to the compact model
 (``--quantize``), and run as a :class:`~sklkws.streaming.KeywordSpotter` with its
 defaults (hop 0.1 s, smoothing 0.3 s, refractory 1 s). ``--model FILE`` skips
 training and evaluates a saved joblib pipeline or ``.tflite`` instead (the positive
@@ -64,11 +66,16 @@ def negative_halves(folder, random_state):
 
 
 def train(args, X, y, noise, pool, hard):
+    from sklkws.custom_words import embedding_spotter_pipeline
     from sklkws.recipes import recommended_pipeline
 
     if hard:
         sampler = HardNegatives(pool, n_windows=float(args.hard_fraction), random_state=args.random_state)
         X, y = sampler.fit_resample(X, y)
+    if args.frontend == "embedding":
+        start = time.perf_counter()
+        pipe = embedding_spotter_pipeline().fit(X, y)
+        return pipe, (time.perf_counter() - start) / 60, len(X)
     pipe = recommended_pipeline(n_members=args.members, epochs=args.epochs, background_noise=noise,
                                 arch_params=json.loads(args.arch_params), random_state=args.random_state,
                                 **json.loads(args.classifier_params))
@@ -82,8 +89,12 @@ def compact(args, model, X_calibration):
         from sklkws.device import CompactClassifier
 
         return CompactClassifier(model)
-    if args.quantize == "pipeline" or hasattr(model, "metadata_"):  # kept as is, or already a compact model
-        return model
+    if args.quantize == "pipeline" or hasattr(model, "metadata_") or hasattr(model, "n_samples_"):
+        return model  # kept as is, or already a device model
+    if args.frontend == "embedding":
+        from sklkws.export import to_embedding_classifier
+
+        return to_embedding_classifier(model)
     from sklkws.export import to_compact
 
     return to_compact(model, X_calibration, quantize=None if args.quantize == "none" else args.quantize)
@@ -115,6 +126,9 @@ def main(argv=None):
     parser.add_argument("--data", required=True)
     parser.add_argument("--negatives", required=True)
     parser.add_argument("--model", help="a saved joblib pipeline or .tflite to evaluate instead of training")
+    parser.add_argument("--frontend", choices=("recipe", "embedding"), default="recipe",
+                        help="recipe: the recommended pipeline; embedding: speech_embedding + a linear head "
+                             "(sklkws.custom_words.embedding_spotter_pipeline), run by onnxruntime")
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--members", type=int, default=1)
     parser.add_argument("--arch-params", default="{}")

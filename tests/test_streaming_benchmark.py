@@ -53,3 +53,20 @@ def test_streaming_benchmark_trains_both_variants_and_writes_the_pictures(tmp_pa
         assert (out / name).stat().st_size > 0
     saved = json.loads((out / "results.json").read_text())
     assert saved["keywords"] == 9 and 0 < saved["variants"]["none"]["rtf"]  # 3 of the 6 speakers x 3 words
+
+
+@pytest.mark.slow
+def test_streaming_benchmark_with_the_embedding_front_end(tmp_path, capsys):
+    pytest.importorskip("onnxruntime", reason="the embedding front end needs onnxruntime (make setup installs it)")
+    from sklkws.frontend import speech_embedding_path
+
+    try:
+        speech_embedding_path()
+    except FileNotFoundError as error:
+        pytest.skip(str(error))
+    data, negatives = _folders(tmp_path)
+    summary = _benchmark().main(["--data", str(data), "--negatives", str(negatives), "--frontend", "embedding",
+                                 "--hard-negatives", "none", "--test-fraction", "0.34", "--out", str(tmp_path / "o")])
+    assert set(summary) == {"none"} and 0 < summary["none"]["rtf"]
+    assert summary["none"]["pi3b_rtf_estimate"] is None  # no LiteRT graph to count MACs on
+    assert "FRR at 0.5 FA/h" in capsys.readouterr().out
