@@ -21,7 +21,7 @@ from sklearn.utils._param_validation import (
     validate_params,
 )
 from sklearn.utils.metaestimators import _BaseComposition, available_if
-from sklearn.utils.validation import _check_sample_weight
+from sklearn.utils.validation import _check_method_params, _check_sample_weight
 
 __all__ = ["ArraysTransformer", "HasMethods", "Interval", "StrOptions", "available_if", "_safe_indexing"]
 # Parameter validation (constraints, the fit context, public-function checks) and
@@ -32,6 +32,7 @@ __all__ += [
     "RealNotInt",
     "_BaseComposition",
     "_Constraint",
+    "_check_method_params",
     "_check_sample_weight",
     "_fit_context",
     "validate_parameter_constraints",

@@ -150,6 +150,30 @@ def test_fit_params_follow_the_crops():
     assert np.array_equal(tta.estimator_.sample_weight_, np.tile(w, 3))
 
 
+def test_groups_are_routed_as_metadata_and_follow_the_crops():
+    import sklearn
+    from sklearn.exceptions import UnsetMetadataPassedError
+
+    X = ramp_clips([50] * 6, 50)
+    y = np.array([0, 1] * 3)
+    groups = np.array([0, 0, 1, 1, 2, 2])
+
+    class GroupsRecorder(ViewRecorder):
+        def fit(self, X, y, groups=None):
+            self.groups_ = groups
+            return super().fit(X, y)
+
+    # Without routing every fit parameter is passed on; per-clip arrays follow the crops.
+    tta = TTAClassifier(GroupsRecorder(), crop_length=20, n_train_crops=3).fit(X, y, groups=groups)
+    assert np.array_equal(tta.estimator_.groups_, np.tile(groups, 3))
+    with sklearn.config_context(enable_metadata_routing=True):
+        inner = GroupsRecorder().set_fit_request(groups=True)
+        tta = TTAClassifier(inner, crop_length=20, n_train_crops=3).fit(X, y, groups=groups)
+        assert np.array_equal(tta.estimator_.groups_, np.tile(groups, 3))
+        with pytest.raises(UnsetMetadataPassedError, match="groups"):  # not requested: refused, not guessed
+            TTAClassifier(GroupsRecorder(), crop_length=20).fit(X, y, groups=groups)
+
+
 def test_predict_views_are_even_crops_and_shifts():
     X = ramp_clips([100, 30], 100) / 1000.0
     tta = TTAClassifier(ViewRecorder(), n_crops=3, crop_length=50).fit(X, [0, 1])

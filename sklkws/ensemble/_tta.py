@@ -3,11 +3,13 @@
 import numbers
 
 import numpy as np
+from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils import check_random_state, get_tags
+from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
-from .._compat import HasMethods, Interval, _check_sample_weight
+from .._compat import HasMethods, Interval, _check_method_params, _check_sample_weight
 from ..frontend._maths import gather_zero_fill
 from .._validation import batch_slices, check_audio
 from ..device._labels import proba_to_labels
@@ -162,8 +164,12 @@ class TTAClassifier(ClassifierMixin, BaseEstimator):
         sample_weight : array-like of shape (n_clips,), default=None
             Passed on (repeated per crop) when given.
         **fit_params : dict
-            Passed to ``estimator.fit``; arrays of length ``n_clips`` (``groups``) are
-            repeated per crop like the clips.
+            Metadata for ``estimator.fit`` (e.g. ``groups``). With
+            ``sklearn.set_config(enable_metadata_routing=True)`` they are routed as the
+            estimator requests them (``set_fit_request``); otherwise all are passed on.
+            Per-clip metadata follows the crops by scikit-learn's rule for fit
+            parameters (the one ``cross_validate`` splits them by): an array with one
+            entry per clip is repeated like the clips, anything else passes as it is.
 
         Returns
         -------
@@ -184,14 +190,27 @@ class TTAClassifier(ClassifierMixin, BaseEstimator):
             offsets = low + np.floor(rng.uniform(size=len(X)) * (high - low + 1)).astype(np.int64)
             crops[rows] = _gather(X, offsets, lengths, self.crop_length_)
         rows = np.tile(np.arange(len(X)), self.n_train_crops)
-        for name, value in fit_params.items():  # per-clip metadata (groups) follows the crops
-            if hasattr(value, "__len__") and not isinstance(value, str) and len(value) == len(X):
-                fit_params[name] = np.asarray(value)[rows]
         if sample_weight is not None:
-            fit_params["sample_weight"] = _check_sample_weight(sample_weight, X)[rows]
-        self.estimator_ = clone(self.estimator).fit(crops, y[rows], **fit_params)
+            sample_weight = _check_sample_weight(sample_weight, X)
+        given = {**fit_params, **({} if sample_weight is None else {"sample_weight": sample_weight})}
+        if get_config()["enable_metadata_routing"]:
+            params = process_routing(self, "fit", **given).estimator.fit
+        else:
+            params = given
+        params = _check_method_params(X, params, indices=rows)  # per-clip metadata follows the crops
+        self.estimator_ = clone(self.estimator).fit(crops, y[rows], **params)
         self.classes_ = self.estimator_.classes_
         return self
+
+    def get_metadata_routing(self):
+        """How ``fit`` routes metadata to ``estimator`` (scikit-learn's metadata routing).
+
+        Returns
+        -------
+        routing : MetadataRouter
+        """
+        return MetadataRouter(owner=type(self).__name__).add(
+            estimator=self.estimator, method_mapping=MethodMapping().add(caller="fit", callee="fit"))
 
     def _views(self, X):
         """All views of a batch, view-major: shape ``(n_views * n_clips, crop_length_)``."""
