@@ -1,7 +1,144 @@
-"""Command line: ``sklkws demo | train | export | listen`` (also ``python -m sklkws``)."""
+"""Command line: ``sklkws demo | train | export | listen | tune`` (also ``python -m sklkws``).
+
+The entry points that are more than a call into the library live here too:
+:func:`export_main` (``sklkws export``) and :func:`listen_main` (``sklkws listen``, which
+imports the device side only, so it runs on a Pi without the training stack). Nothing
+is imported at module level beyond the standard library.
+"""
 
 import argparse
 import sys
+from pathlib import Path
+
+
+def export_main(model, out, *, quantize="int8", data=None, test=None, n_clips=500, check=True, stft="fft",
+                budget="pi", verbose=True, streaming=False):
+    """Entry point of ``sklkws export MODEL --out FILE.tflite``: export a joblib-saved pipeline.
+
+    Parameters
+    ----------
+    model : str or path-like
+        A fitted pipeline saved with joblib (loading it runs pickled code: only
+        your own or trusted files).
+    out : str or path-like
+        The .tflite file to write (its description goes to ``<out>.json``).
+    quantize : {"int8", "float16", "none"}, default="int8"
+    data, test, n_clips
+        The calibration and check clips, read by :func:`sklkws.export.read_export_clips`
+        (a Speech Commands folder, ``.npz`` or ``.npy``); int8 needs ``data`` or ``test``.
+    check : bool, default=True
+    stft : {"fft", "matmul"}, default="fft"
+    budget : {"pi", "micro"}, default="pi"
+    verbose : bool, default=True
+    streaming : bool, default=False
+        Embed the streaming pair (see :func:`sklkws.export.export_compact`).
+
+    Returns
+    -------
+    status : int
+        0 when every check passed, 1 when a limit is broken (the file is written).
+
+    Raises
+    ------
+    SklkwsError
+        For a missing model file, int8 without ``data``, or a model that cannot be exported.
+    """
+    import joblib
+
+    from sklkws._errors import SklkwsError
+    from sklkws.export import CompactLimitError, export_compact, read_export_clips
+
+    quantize = None if quantize in (None, "none", "float32") else quantize
+    if not Path(model).is_file():
+        raise SklkwsError(f"{model}: no such model file; save a fitted pipeline with joblib.dump (or "
+                          "`sklkws demo --model cnn --save`) first.")
+    if quantize == "int8" and data is None and test is None:
+        raise SklkwsError("int8 export needs calibration clips: add --data (a Speech Commands folder, .npz or "
+                          ".npy), or export with --quantize float16 / none.")
+    estimator = joblib.load(model)
+    X_cal, X, y = read_export_clips(data, test, n_clips)
+    validation = None if X is None else ((X, y) if y is not None else (X,))
+    try:
+        export_compact(estimator, out, quantize, X_cal, validation_data=validation, stft=stft, check=check,
+                       verbose=verbose, budget=budget, streaming=streaming)
+    except CompactLimitError as error:
+        if verbose:
+            print(f"error: {error}")
+        return 1
+    except ValueError as error:
+        if "Cannot export" in str(error):
+            raise SklkwsError(f"{model}: {error} The logistic-regression demo model (`sklkws demo --save`) has no "
+                              "on-device form: save a network with `sklkws demo --model cnn --save`.") from None
+        raise
+    return 0
+
+
+def listen_main(model, audio=None, *, mic=False, hop=None, smoothing=None, threshold=None, refractory=None,
+                keywords=None, num_threads=1, duration=None, device=None, sounddevice=None, verbose=True):
+    """Entry point of ``sklkws listen MODEL FILE.wav`` and ``sklkws listen MODEL --mic``.
+
+    Parameters
+    ----------
+    model : str or path-like
+        A ``.tflite`` file from ``sklkws export`` (loaded safely: no pickled code),
+        or a joblib-saved pipeline (only your own or trusted files).
+    audio : str or path-like, default=None
+        The recording (PCM WAV, or any format soundfile reads), at the model's
+        sample rate. Not with ``mic``.
+    mic : bool, default=False
+        Listen to the microphone instead, printing events as they happen.
+    hop, smoothing, threshold, refractory, keywords
+        See :class:`~sklkws.device.KeywordSpotter` (None: the model's stored operating point).
+    num_threads : int, default=1
+        Interpreter threads for a ``.tflite`` model.
+    duration : float, default=None
+        With ``mic``: seconds to listen (None: until Ctrl-C).
+    device : int or str, default=None
+        With ``mic``: the input device.
+    sounddevice : module, default=None
+        With ``mic``: a stand-in for the sounddevice module (tests).
+    verbose : bool, default=True
+        Print one line per event: time, keyword, score.
+
+    Returns
+    -------
+    events : list of Event
+    """
+    if (audio is None) == (not mic):
+        raise ValueError("Give either an audio file or --mic (not both).")
+    from sklkws.device import KeywordSpotter, load_model  # the device side only: this runs on a Pi
+    from sklkws.device._spotter import microphone_chunks
+
+    classifier = load_model(model, num_threads=num_threads)
+    spotter = KeywordSpotter(classifier, keywords=keywords, hop=hop, smoothing=smoothing, threshold=threshold,
+                             refractory=refractory)
+
+    def show(event):
+        if verbose:
+            print(f"{event.time:9.2f} s  {event.keyword:<12s} {event.score:.3f}", flush=True)
+
+    if not mic:
+        events = spotter.detect(audio)
+        for event in events:
+            show(event)
+        if verbose:
+            print(f"{len(events)} keyword(s) in {audio}")
+        return events
+    spotter.reset()
+    if verbose:
+        print(f"Listening (threshold {spotter.threshold_:g}); Ctrl-C stops.", flush=True)
+    events = []
+    chunks = microphone_chunks(spotter.sample_rate_, blocksize=spotter.hop_samples_, duration=duration,
+                               device=device, sounddevice=sounddevice)
+    try:
+        for event in spotter.stream(chunks):
+            show(event)
+            events.append(event)
+    except KeyboardInterrupt:
+        events += spotter.flush()
+    if verbose:
+        print(f"{len(events)} keyword(s) heard")
+    return events
 
 
 def demo(args):
@@ -20,8 +157,6 @@ def train(args):
 
 def export(args):
     """Export a joblib-saved pipeline to one checked TFLite file."""
-    from sklkws.export import export_main
-
     return export_main(args.model, args.out, quantize=args.quantize, data=args.data, test=args.test,
                        n_clips=args.n_clips, budget=args.budget, streaming=args.streaming)
 
@@ -43,8 +178,6 @@ def listen(args):
             raise ValueError("--plot draws the timeline of an audio file; give FILE (not --mic).")
         timeline_main(args.model, args.audio, args.plot, num_threads=args.threads, **params)
         return 0
-    from sklkws.device._spotter import listen_main  # device side: no scikit-learn import on a Pi
-
     listen_main(args.model, args.audio, mic=args.mic, hop=args.hop, smoothing=args.smoothing,
                 threshold=args.threshold, refractory=args.refractory, num_threads=args.threads,
                 duration=args.duration,

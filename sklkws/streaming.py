@@ -19,7 +19,8 @@ from ._stream_eval import (
     store_operating_point,
     timeline_main,
 )
-from .device._spotter import Event, KeywordSpotter, listen_main, microphone_chunks, read_wav
+from .cli import listen_main  # the `sklkws listen` entry point, under its historical path
+from .device._spotter import Event, KeywordSpotter, microphone_chunks, read_wav
 
 __all__ = ["Event", "KeywordSpotter", "KeywordTruth", "StreamingResult", "calibrate_main", "calibrate_spotter", "default_thresholds",
            "evaluate_spotter", "listen_main", "load_negative_audio", "make_keyword_stream", "microphone_chunks",

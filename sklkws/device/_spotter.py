@@ -20,7 +20,7 @@ import numpy as np
 
 from ._audio import to_float_audio
 
-__all__ = ["Event", "KeywordSpotter", "listen_main", "microphone_chunks", "read_wav"]
+__all__ = ["Event", "KeywordSpotter", "microphone_chunks", "read_wav"]
 
 #: One detection: ``time`` in seconds from the stream start (the centre of the
 #: detection), the ``keyword`` (a class label) and its smoothed posterior ``score``.
@@ -596,70 +596,3 @@ def microphone_chunks(sample_rate, *, blocksize=1600, duration=None, device=None
             chunk = chunks.get()
             seen += len(chunk)
             yield chunk
-
-
-def listen_main(model, audio=None, *, mic=False, hop=None, smoothing=None, threshold=None, refractory=None,
-                keywords=None, num_threads=1, duration=None, device=None, sounddevice=None, verbose=True):
-    """Entry point of ``sklkws listen MODEL FILE.wav`` and ``sklkws listen MODEL --mic``.
-
-    Parameters
-    ----------
-    model : str or path-like
-        A ``.tflite`` file from ``sklkws export`` (loaded safely: no pickled code),
-        or a joblib-saved pipeline (only your own or trusted files).
-    audio : str or path-like, default=None
-        The recording (PCM WAV, or any format soundfile reads), at the model's
-        sample rate. Not with ``mic``.
-    mic : bool, default=False
-        Listen to the microphone instead, printing events as they happen.
-    hop, smoothing, threshold, refractory, keywords
-        See :class:`KeywordSpotter` (None: the model's stored operating point).
-    num_threads : int, default=1
-        Interpreter threads for a ``.tflite`` model.
-    duration : float, default=None
-        With ``mic``: seconds to listen (None: until Ctrl-C).
-    device : int or str, default=None
-        With ``mic``: the input device.
-    sounddevice : module, default=None
-        With ``mic``: a stand-in for the sounddevice module (tests).
-    verbose : bool, default=True
-        Print one line per event: time, keyword, score.
-
-    Returns
-    -------
-    events : list of Event
-    """
-    if (audio is None) == (not mic):
-        raise ValueError("Give either an audio file or --mic (not both).")
-    from ._compact import load_model
-
-    classifier = load_model(model, num_threads=num_threads)
-    spotter = KeywordSpotter(classifier, keywords=keywords, hop=hop, smoothing=smoothing, threshold=threshold,
-                             refractory=refractory)
-
-    def show(event):
-        if verbose:
-            print(f"{event.time:9.2f} s  {event.keyword:<12s} {event.score:.3f}", flush=True)
-
-    if not mic:
-        events = spotter.detect(audio)
-        for event in events:
-            show(event)
-        if verbose:
-            print(f"{len(events)} keyword(s) in {audio}")
-        return events
-    spotter.reset()
-    if verbose:
-        print(f"Listening (threshold {spotter.threshold_:g}); Ctrl-C stops.", flush=True)
-    events = []
-    chunks = microphone_chunks(spotter.sample_rate_, blocksize=spotter.hop_samples_, duration=duration,
-                               device=device, sounddevice=sounddevice)
-    try:
-        for event in spotter.stream(chunks):
-            show(event)
-            events.append(event)
-    except KeyboardInterrupt:
-        events += spotter.flush()
-    if verbose:
-        print(f"{len(events)} keyword(s) heard")
-    return events

@@ -43,11 +43,12 @@ from ._convert import (
     compact_bytes,
     embed_metadata,
     export_compact,
-    export_main,
     inference_macs,
+    read_export_clips,
     to_compact,
     to_tflite,
 )
+from ..cli import export_main  # the `sklkws export` entry point, under its historical path
 from ._deploy import drop_training_state, saved_size
 from ._embedding import to_embedding_classifier
 from ._scorers import (
@@ -76,6 +77,7 @@ __all__ = [
     "export_compact",
     "export_main",
     "format_report",
+    "read_export_clips",
     "inference_macs",
     "make_budget_scorer",
     "make_device_latency_scorer",

@@ -19,7 +19,7 @@ from ..models import count_macs
 from ..device._compact import FORMAT, METADATA_NAME, _make_interpreter, check_clips, sidecar_path
 from ..device._report import BUDGETS, CompactLimitError, compact_report, format_report
 
-__all__ = ["VoteLayer", "build_inference_model", "compact_bytes", "export_compact", "export_main", "inference_macs",
+__all__ = ["VoteLayer", "build_inference_model", "compact_bytes", "export_compact", "inference_macs", "read_export_clips",
            "to_compact", "to_tflite"]
 
 #: Name prefix of every front-end layer and of the vote: the ops kept in float32 under int8.
@@ -620,23 +620,15 @@ def _load_clips(data, n_clips, seed=0, test=None, n_calibration=200):
     return _draw(X[calibrate], None, n_calibration, seed)[0], X_check, y_check
 
 
-def export_main(model, out, *, quantize="int8", data=None, test=None, n_clips=500, check=True, stft="fft",
-                budget="pi", verbose=True, streaming=False):
-    """Entry point of ``sklkws export MODEL --out FILE.tflite``: export a joblib-saved pipeline.
+def read_export_clips(data=None, test=None, n_clips=500):
+    """The calibration and check clips of an export, from the files a user names.
 
     Parameters
     ----------
-    model : str or path-like
-        A fitted pipeline saved with joblib (loading it runs pickled code: only
-        your own or trusted files).
-    out : str or path-like
-        The .tflite file to write (its description goes to ``<out>.json``).
-    quantize : {"int8", "float16", "none"}, default="int8"
     data : str or path-like, default=None
         Clips for int8 calibration and the parity check: a Speech Commands folder,
         a ``.npz`` with ``X`` (and ``y``, string labels included) or a ``.npy`` of
-        clips. Required for int8. Calibration and check clips are always disjoint
-        (see ``test``).
+        clips. Calibration and check clips are always disjoint (see ``test``).
     test : str or path-like, default=None
         Labelled check clips (e.g. the test folder); ``data`` then only calibrates.
         Without it, a folder with the dataset's split lists calibrates on its
@@ -644,52 +636,16 @@ def export_main(model, out, *, quantize="int8", data=None, test=None, n_clips=50
         speaker (a third calibrates).
     n_clips : int, default=500
         Check clips drawn (200 calibrate).
-    check : bool, default=True
-    stft : {"fft", "matmul"}, default="fft"
-    budget : {"pi", "micro"}, default="pi"
-    verbose : bool, default=True
-    streaming : bool, default=False
-        Embed the streaming pair (see :func:`export_compact`).
 
     Returns
     -------
-    status : int
-        0 when every check passed, 1 when a limit is broken (the file is written).
-
-    Raises
-    ------
-    SklkwsError
-        For a missing model file, int8 without ``data``, or a model that cannot be exported.
+    X_calibration : ndarray or None
+    X_check : ndarray or None
+    y_check : ndarray or None
     """
-    import joblib
-
-    from .._errors import SklkwsError
-
-    quantize = None if quantize in (None, "none", "float32") else quantize
-    if not Path(model).is_file():
-        raise SklkwsError(f"{model}: no such model file; save a fitted pipeline with joblib.dump (or "
-                          "`sklkws demo --model cnn --save`) first.")
-    if quantize == "int8" and data is None and test is None:
-        raise SklkwsError("int8 export needs calibration clips: add --data (a Speech Commands folder, .npz or "
-                          ".npy), or export with --quantize float16 / none.")
-    estimator = joblib.load(model)
-    X_cal = X = y = None
     if data is not None:
-        X_cal, X, y = _load_clips(data, n_clips, test=test)
-    elif test is not None:
+        return _load_clips(data, n_clips, test=test)
+    if test is not None:
         X, y, _ = _read_clips(test)
-        X, y = _draw(X, y, n_clips)
-    validation = None if X is None else ((X, y) if y is not None else (X,))
-    try:
-        export_compact(estimator, out, quantize, X_cal, validation_data=validation, stft=stft, check=check,
-                       verbose=verbose, budget=budget, streaming=streaming)
-    except CompactLimitError as error:
-        if verbose:
-            print(f"error: {error}")
-        return 1
-    except ValueError as error:
-        if "Cannot export" in str(error):
-            raise SklkwsError(f"{model}: {error} The logistic-regression demo model (`sklkws demo --save`) has no "
-                              "on-device form: save a network with `sklkws demo --model cnn --save`.") from None
-        raise
-    return 0
+        return (None, *_draw(X, y, n_clips))
+    return None, None, None
