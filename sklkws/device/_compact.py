@@ -102,24 +102,37 @@ def _scan_metadata(content):
         return None
 
 
-def _embedded_metadata(content):
+def metadata_entry(content, name):
+    """The bytes stored under ``name`` among a .tflite flatbuffer's metadata entries, or None.
+
+    None too when the flatbuffer schema module is missing (it ships with ai-edge-litert
+    and TensorFlow) or the content is not a flatbuffer.
+    """
     schema = _schema()
     if schema is None:
-        return _scan_metadata(content)
+        return None
     try:
         root = schema.Model.GetRootAs(content, 0)
         for i in range(root.MetadataLength()):
             entry = root.Metadata(i)
-            if entry.Name() == METADATA_NAME.encode():
+            if entry.Name() == name.encode():
                 buffer = root.Buffers(entry.Buffer())
                 if buffer.Offset():
-                    data = content[buffer.Offset(): buffer.Offset() + buffer.Size()]
-                else:
-                    data = buffer.DataAsNumpy().tobytes()
-                return json.loads(data.decode("utf-8"))
+                    return bytes(content[buffer.Offset(): buffer.Offset() + buffer.Size()])
+                return buffer.DataAsNumpy().tobytes()
     except Exception:  # not a flatbuffer (struct.error, IndexError, ...): the interpreter will say so
         return None
     return None
+
+
+def _embedded_metadata(content):
+    if _schema() is None:
+        return _scan_metadata(content)
+    data = metadata_entry(content, METADATA_NAME)
+    try:
+        return None if data is None else json.loads(data.decode("utf-8"))
+    except ValueError:
+        return None
 
 
 def read_metadata(model, *, sidecar=None):

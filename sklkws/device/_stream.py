@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ._audio import gather_zero_fill
-from ._compact import _make_interpreter, _schema, read_metadata
+from ._compact import _make_interpreter, metadata_entry, read_metadata
 
 __all__ = ["StreamingModel", "embedded_graph"]
 
@@ -33,21 +33,7 @@ def embedded_graph(content, name):
     Needs the flatbuffer schema module (shipped with ai-edge-litert and TensorFlow);
     without it the streaming pair cannot be found and None is returned.
     """
-    schema = _schema()
-    if schema is None:
-        return None
-    try:
-        root = schema.Model.GetRootAs(content, 0)
-        for i in range(root.MetadataLength()):
-            entry = root.Metadata(i)
-            if entry.Name() == name.encode():
-                buffer = root.Buffers(entry.Buffer())
-                if buffer.Offset():
-                    return bytes(content[buffer.Offset(): buffer.Offset() + buffer.Size()])
-                return buffer.DataAsNumpy().tobytes()
-    except Exception:  # not a flatbuffer: the whole-window interpreter reports it
-        return None
-    return None
+    return metadata_entry(content, name)
 
 
 class _Graph:
