@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -57,18 +58,24 @@ def result(proc):
 
 
 def test_worker_processes_sharing_a_study_equal_the_serial_search(tmp_path):
+    # On PostgreSQL, as the documented multi-machine setup: Optuna's SQLite storage has no row
+    # locks, so two processes can pop the same enqueued trial ("Cannot tell a COMPLETE trial",
+    # optuna/optuna#4621), which made this test fail now and then.
+    from test_tuning_storage import postgres_url
+
+    storage = postgres_url()
+    name = f"grid-{uuid.uuid4().hex[:8]}"  # the server outlives the test: a study of its own
     script = tmp_path / "search.py"
     script.write_text(SEARCH.format(root=str(ROOT)))
-    serial = result(run_search(script, "memory"))
-    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    serial = result(run_search(script, "memory", name))
     # Enqueued trials are handed out by the storage, each to exactly one worker.
-    queue = optuna.create_study(storage=storage, study_name="grid", direction="maximize")
+    queue = optuna.create_study(storage=storage, study_name=name, direction="maximize")
     for depth in range(1, 9):
         queue.enqueue_trial({"max_depth": depth})
-    procs = [run_search(script, storage) for _ in range(3)]
+    procs = [run_search(script, storage, name) for _ in range(3)]
     parallel = [result(p) for p in procs]
 
-    study = optuna.load_study(study_name="grid", storage=storage)
+    study = optuna.load_study(study_name=name, storage=storage)
     trials = study.trials
     assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.FAIL, TrialState.WAITING)]
     # No queued configuration lost, none run twice, trial numbers unique and dense.
