@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from _embedding_model import require_speech_embedding
 from sklkws.custom_words import make_custom_dataset, synthetic_sentences
 
 SR = 16000
@@ -73,18 +74,13 @@ def test_benchmark_script_runs_every_condition(tmp_path, capsys):
 
 
 def test_train_command_with_the_embedding_front_end(tmp_path, capsys):
-    pytest.importorskip("onnxruntime", reason="the embedding front end needs onnxruntime (make setup installs it)")
+    require_speech_embedding()
     import joblib
 
     from sklkws.cli import main
     from sklkws.device import EmbeddingClassifier, load_model
-    from sklkws.frontend import speech_embedding_path
     from sklkws.streaming import KeywordSpotter
 
-    try:
-        speech_embedding_path()
-    except FileNotFoundError as error:
-        pytest.skip(str(error))
     out = tmp_path / "words.joblib"
     assert main(["train", "--words", "hey sheila", "--n-per-word", "8", "--frontend", "embedding",
                  "--out", str(out)]) == 0

