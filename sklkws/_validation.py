@@ -295,3 +295,15 @@ def batch_slices(n, batch_size):
     """
     for start in range(0, n, batch_size):
         yield slice(start, min(start + batch_size, n))
+
+
+def check_int(value, name, minimum, *, unit=""):
+    """``value`` as an int when it is an integer (not a bool) of at least ``minimum``, else a ValueError.
+
+    For the arguments of the dataset generators, which take counts and rates as plain
+    arguments (estimators declare ``_parameter_constraints`` instead).
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}{unit}, got {value!r}.")
+    return int(value)
+

@@ -13,11 +13,11 @@ The path behind ``sklkws train --words ...`` and ``sklkws demo``:
    ``sklkws listen`` and :class:`sklkws.device.KeywordSpotter`.
 """
 
-import numbers
 from pathlib import Path
 
 import numpy as np
 
+from ._validation import check_int
 from .datasets._labels import SILENCE, UNKNOWN
 
 #: Keyword-free sentences said by the synthetic speakers: ``_unknown_`` speech and the
@@ -40,12 +40,6 @@ FILLER_SENTENCES = (
     "he forgot his umbrella at the office",
     "this apple tastes sweet and fresh",
 )
-
-
-def _check_int(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
 
 
 def synthetic_sentences(n, *, max_seconds=6.0, sample_rate=16000, random_state=None):
@@ -76,7 +70,7 @@ def synthetic_sentences(n, *, max_seconds=6.0, sample_rate=16000, random_state=N
     from .datasets._signals import check_voices as _check_voices, draw_speakers as _draw_speakers
     from .datasets._signals import utterances as _utterances
 
-    n = _check_int(n, "n", 1)
+    n = check_int(n, "n", 1)
     rs = check_random_state(random_state)
     _, voice, pitch, pitch_range, rate = _draw_speakers(_check_voices(None), n, rs)
     text = np.array(FILLER_SENTENCES, dtype=object)[rs.randint(len(FILLER_SENTENCES), size=n)]
@@ -153,7 +147,7 @@ def make_custom_dataset(words, *, n_per_word=120, recordings=None, speech=None, 
     """
     from .datasets import make_synthetic_commands
 
-    n_per_word = _check_int(n_per_word, "n_per_word", 1)
+    n_per_word = check_int(n_per_word, "n_per_word", 1)
     noise = background_noise if background_noise is None or len(background_noise) else None
     X, y, groups = make_synthetic_commands(words, n_per_word, noise=noise, random_state=random_state)
     words = tuple(w for w in np.unique(y) if w not in (SILENCE, UNKNOWN))
@@ -161,7 +155,7 @@ def make_custom_dataset(words, *, n_per_word=120, recordings=None, speech=None, 
     X_rec, y_rec = _check_recordings(recordings, words, n_samples)
     parts = [(X, y, groups), (X_rec, y_rec, np.full(len(y_rec), "recorded", dtype=object))]
     if speech is not None and len(speech):
-        n_cuts = n_per_word if n_speech_unknown is None else _check_int(n_speech_unknown, "n_speech_unknown", 0)
+        n_cuts = n_per_word if n_speech_unknown is None else check_int(n_speech_unknown, "n_speech_unknown", 0)
         rng = np.random.default_rng(random_state)
         cuts = _speech_windows(speech, n_cuts, n_samples, rng)
         parts.append((cuts.astype(np.float32), np.full(n_cuts, UNKNOWN, dtype=object),

@@ -15,7 +15,7 @@ import numpy as np
 from scipy import fft as sp_fft
 from sklearn.utils import check_random_state
 
-from .._validation import batch_slices
+from .._validation import batch_slices, check_int
 from ._labels import COMMAND_WORDS, SILENCE, UNKNOWN
 from ._signals import (  # noqa: F401 (DEFAULT_LANGUAGES, DEFAULT_VARIANTS: documented here)
     DEFAULT_LANGUAGES,
@@ -61,11 +61,7 @@ def _check_words(words, name):
 
 
 def _check_count(value, name, default, *, minimum):
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
+    return default if value is None else check_int(value, name, minimum)
 
 
 def _check_snr(snr_db):
@@ -312,8 +308,7 @@ def make_synthetic_commands(
     unknown_words = tuple(w for w in _check_words(unknown_words, "unknown_words") if w not in words)
     if n_unknown and not unknown_words:
         raise ValueError("n_unknown > 0 but no unknown_words are left once the target words are removed.")
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Integral) or sample_rate < 1000:
-        raise ValueError(f"sample_rate must be an integer >= 1000 Hz, got {sample_rate!r}.")
+    sample_rate = check_int(sample_rate, "sample_rate", 1000, unit=" Hz")
     if not isinstance(duration, numbers.Real) or not np.isfinite(duration) or duration <= 0:
         raise ValueError(f"duration must be a positive number of seconds, got {duration!r}.")
     n_samples = int(round(duration * sample_rate))

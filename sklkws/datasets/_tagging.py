@@ -15,7 +15,7 @@ import numbers
 import numpy as np
 from sklearn.utils import check_random_state
 
-from .._validation import batch_slices
+from .._validation import batch_slices, check_int
 from ._labels import COMMAND_WORDS
 from ._signals import check_voices, colored_noise, draw_speakers, utterance_prosody, utterances
 
@@ -54,12 +54,6 @@ def _check_labels(labels):
     if len(set(labels)) != len(labels):
         raise ValueError(f"labels has duplicates: {sorted({x for x in labels if labels.count(x) > 1})}.")
     return labels
-
-
-def _int_at_least(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
 
 
 def _fade(n, fade):
@@ -167,10 +161,10 @@ def make_synthetic_tagging(
     >>> bool((X[0, lengths[0]:] == 0).all())
     True
     """
-    n_clips = _int_at_least(n_clips, "n_clips", 1)
+    n_clips = check_int(n_clips, "n_clips", 1)
     labels = _check_labels(labels)
-    min_labels = _int_at_least(min_labels, "min_labels", 1)
-    max_labels = _int_at_least(max_labels, "max_labels", min_labels)
+    min_labels = check_int(min_labels, "min_labels", 1)
+    max_labels = check_int(max_labels, "max_labels", min_labels)
     if max_labels > len(labels):
         raise ValueError(f"max_labels={max_labels} exceeds the number of labels ({len(labels)}).")
     duration = _check_pair(duration, "duration")
@@ -178,8 +172,7 @@ def make_synthetic_tagging(
     burst_duration = _check_pair(burst_duration, "burst_duration")
     if background_db is not None:
         background_db = _check_pair(background_db, "background_db", positive=False)[0]
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Integral) or sample_rate < 1000:
-        raise ValueError(f"sample_rate must be an integer >= 1000 Hz, got {sample_rate!r}.")
+    sample_rate = check_int(sample_rate, "sample_rate", 1000, unit=" Hz")
     is_noise = np.array([x in NOISE_TAGS for x in labels])
     rs = check_random_state(random_state)
 
@@ -199,7 +192,7 @@ def make_synthetic_tagging(
     if words.size:
         voices = check_voices(voices)
         n_speakers = max(10, round(words.size / 10)) if n_speakers is None else n_speakers
-        n_speakers = _int_at_least(n_speakers, "n_speakers", 1)
+        n_speakers = check_int(n_speakers, "n_speakers", 1)
         _, spk_voice, spk_pitch, spk_range, spk_rate = draw_speakers(voices, n_speakers, rs)
         speaker = rs.randint(len(spk_voice), size=words.size)
         rate, pitch = utterance_prosody(spk_rate, spk_pitch, speaker, rs)
