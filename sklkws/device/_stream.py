@@ -20,6 +20,7 @@ from ._compact import _make_interpreter, metadata_entry, read_metadata
 
 __all__ = ["StreamingModel", "embedded_graph"]
 
+#: Names of the embedded graphs inside an exported .tflite (flatbuffer metadata entries).
 FRAMES_NAME = "sklkws_stream_frames"
 WINDOWS_NAME = "sklkws_stream_windows"
 

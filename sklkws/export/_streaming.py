@@ -32,15 +32,14 @@ import keras
 import numpy as np
 from keras import ops
 
+# The names the device reads the embedded graphs by (flatbuffer metadata entries) are defined there.
+from ..device._stream import FRAMES_NAME, WINDOWS_NAME  # noqa: F401  (used by export._convert)
 from ..frontend import _maths
 from ..frontend._layers import MelFeaturesLayer, from_transformer
 from ._convert import FRONTEND_PREFIX, _GraphBuilder, _n_samples, _unwrap, to_tflite
 
 __all__ = ["build_streaming_models", "streaming_bytes"]
 
-#: Names of the embedded graphs inside an exported .tflite (flatbuffer metadata entries).
-FRAMES_NAME = "sklkws_stream_frames"
-WINDOWS_NAME = "sklkws_stream_windows"
 
 
 class _Raw:
