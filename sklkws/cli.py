@@ -210,8 +210,10 @@ def build_parser():
                    help="cnn: a TC-ResNet14 on log-mels, exported int8 (default); logreg: MFCC + logistic "
                         "regression, a linear baseline without export")
     p.add_argument("--folds", type=int, default=3, help="speaker-grouped CV folds (default 3)")
-    p.add_argument("--n-per-word", type=int, default=200, help="synthetic clips per word (default 200)")
+    p.add_argument("--n-per-word", type=int, default=400, help="synthetic clips per word (default 400)")
     p.add_argument("--epochs", type=int, default=20, help="training epochs of the cnn model (default 20)")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="folds trained at once, each in its own process (default: all of them; 1: one after another)")
     p.add_argument("--n-stream", type=int, default=12, help="keywords said in the long recording (default 12)")
     p.add_argument("--save", action="store_true", help="also save the last fold's pipeline as model.joblib")
     p.add_argument("--verbose", action="store_true", help="also print the per-class report")
@@ -231,7 +233,7 @@ def build_parser():
     p.add_argument("--speech", help="optional folder of real keyword-free speech (cut into _unknown_ clips)")
     p.add_argument("--noise", help="optional Speech Commands folder whose _background_noise_ recordings "
                                    "are mixed into the synthetic clips")
-    p.add_argument("--n-per-word", type=int, default=200, help="synthetic clips per word (default 200)")
+    p.add_argument("--n-per-word", type=int, default=400, help="synthetic clips per word (default 400)")
     p.add_argument("--epochs", type=int, default=30, help="training epochs (default 30)")
     p.add_argument("--budget", choices=("pi", "micro"), default="pi", help="limits checked at export")
     p.add_argument("--random-state", type=int, default=0)

@@ -163,7 +163,7 @@ def make_custom_dataset(words, *, n_per_word=120, recordings=None, speech=None, 
     return tuple(np.concatenate(arrays) for arrays in zip(*parts))
 
 
-def small_spotter_pipeline(*, epochs=12, width=1.0, n_mels=40, random_state=None, verbose=0):
+def small_spotter_pipeline(*, epochs=12, width=1.0, n_mels=40, spec_augment=True, random_state=None, verbose=0):
     """The custom-keyword network: peak normalisation, log-mels, TC-ResNet14 (no 2-D stem), SpecAugment.
 
     The log-mels are computed once, as a pipeline step, rather than per batch inside
@@ -177,6 +177,11 @@ def small_spotter_pipeline(*, epochs=12, width=1.0, n_mels=40, random_state=None
     width : float, default=1.0
         TC-ResNet width multiplier (1.0: 137 k parameters, a 208 KB int8 file).
     n_mels : int, default=40
+    spec_augment : bool, default=True
+        Mask random mel bands and frames of every training batch
+        (:class:`~sklkws.augment.SpecAugment`). It helps the transfer from synthetic
+        to real voices but slows convergence: a short run on synthetic clips
+        only (``sklkws demo``) scores higher without it.
     random_state : int, default=None
     verbose : int, default=0
         Keras' training output.
@@ -204,7 +209,7 @@ def small_spotter_pipeline(*, epochs=12, width=1.0, n_mels=40, random_state=None
         "tcresnet", {"width": width, "stem2d": 0, "bn_momentum": 0.9}, epochs=epochs, batch_size=64,
         learning_rate=3e-3, decay="cosine", decay_rate=0.01, label_smoothing=0.1,
         feature_augment=SpecAugment(n_freq_masks=2, freq_width=(0, 6), n_time_masks=2, time_width=(0, 15),
-                                    fill="mean"),
+                                    fill="mean") if spec_augment else None,
         verbose=verbose, random_state=random_state,
     )
     return make_pipeline(Normalizer(method="peak"), MelFeatures(kind="logmel", n_mels=n_mels), network)

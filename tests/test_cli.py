@@ -22,6 +22,18 @@ def test_demo_writes_a_confusion_matrix_and_reports_grouped_accuracy(tmp_path, c
     assert not (tmp_path / "kws.tflite").exists()  # the linear baseline has no device export
 
 
+def test_demo_folds_side_by_side_score_as_one_after_another(tmp_path, capsys):
+    # The folds run in worker processes by default; each fold's predictions must land on its own clips.
+    base = ["demo", "--model", "logreg", "--folds", "3", "--n-per-word", "8"]
+    scores = []
+    for jobs in ("1", "3"):
+        assert main(base + ["--jobs", jobs, "--out", str(tmp_path / jobs)]) == 0
+        scores.append(re.findall(r"fold \d/3: accuracy ([0-9.]+)", capsys.readouterr().out))
+    assert len(scores[0]) == 3 and scores[0] == scores[1]
+    assert main(base + ["--jobs", "0", "--out", str(tmp_path / "0")]) == 2
+    assert "--jobs must be at least 1" in capsys.readouterr().err
+
+
 def test_demo_trains_exports_and_listens(tmp_path, capsys):
     # Tiny flags for CI: two folds of 104 clips, one epoch; the full demo runs the same code.
     args = ["demo", "--folds", "2", "--n-per-word", "8", "--epochs", "1", "--n-stream", "3", "--out", str(tmp_path)]
