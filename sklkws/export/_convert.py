@@ -130,9 +130,7 @@ class _GraphBuilder:
                 "VotingClassifier or Keras classifier (an estimator with a keras.Model in model_), "
                 "ending in a Keras network."
             )
-        frontend = getattr(estimator, "frontend_", None)
-        if frontend is not None:
-            x = self.transformers([frontend], x)
+        x = self.transformers(own_frontend(estimator), x)
         expected = tuple(model.input_shape[1:])
         if tuple(x.shape[1:]) != expected:
             raise ValueError(
@@ -158,6 +156,12 @@ class _GraphBuilder:
             outputs.append(self.member(member, x))
         self.voting = ensemble.voting
         return VoteLayer(ensemble.voting, ensemble._weights_not_none, name=VOTE_NAME)(outputs)
+
+
+def own_frontend(estimator):
+    """A fitted Keras classifier's own steps before its network: ``normalizer_``, then ``frontend_``."""
+    return [step for step in (getattr(estimator, "normalizer_", None), getattr(estimator, "frontend_", None))
+            if step is not None]
 
 
 def _final(estimator):
@@ -191,8 +195,8 @@ def build_inference_model(estimator, *, stft="fft", batch_size=None):
     estimator : fitted estimator
         A ``Pipeline`` (scikit-learn or imbalanced-learn) of sklkws transformers
         ending in a Keras classifier (:mod:`sklkws.models`, or any classifier with a
-        ``keras.Model`` in ``model_``), such a classifier alone (its ``frontend_``
-        included), a ``VotingClassifier`` of those, a
+        ``keras.Model`` in ``model_``), such a classifier alone (its ``normalizer_``
+        and ``frontend_`` included), a ``VotingClassifier`` of those, a
         :class:`~sklkws.distillation.DistilledClassifier` (its student only), or a
         fitted search wrapping one. Augmentation samplers are skipped (they act
         only while fitting).

@@ -22,7 +22,7 @@ windowed model's numbers, up to float32 rounding and int8 requantisation
 (``tests/test_streaming_export.py`` bounds the difference).
 
 Supported front ends: an optional peak :class:`~sklkws.preprocessing.Normalizer`
-followed by :class:`~sklkws.features.MelFeatures` (any kind), per member of a vote
+(a Pipeline step or a classifier's ``normalizer``) followed by :class:`~sklkws.features.MelFeatures` (any kind), per member of a vote
 when they share ``n_fft``, ``hop_length``, ``center`` and the sample rate. Others
 (pre-emphasis, RMS normalisation, a network on raw audio) raise a ``ValueError``
 naming the step: their spotter uses the whole-window model.
@@ -36,7 +36,7 @@ from keras import ops
 from ..device._stream import FRAMES_NAME, WINDOWS_NAME  # noqa: F401  (used by export._convert)
 from ..frontend import _maths
 from ..frontend._layers import MelFeaturesLayer, from_transformer
-from ._convert import FRONTEND_PREFIX, _GraphBuilder, _n_samples, _unwrap, to_tflite
+from ._convert import FRONTEND_PREFIX, _GraphBuilder, _n_samples, _unwrap, own_frontend, to_tflite
 
 __all__ = ["build_streaming_models", "streaming_bytes"]
 
@@ -184,8 +184,7 @@ class _StreamingBuilder(_GraphBuilder):
                     "no frames to reuse between windows. Its spotter uses the whole-window model."
                 )
             if self.probe:
-                if frontend is not None:
-                    self.transformers([frontend], x)
+                self.transformers(own_frontend(final), x)
                 return None
         return super().member(estimator, x)
 

@@ -155,6 +155,13 @@ class KerasClassifierBase(LabelEncodingMixin, PicklesKerasModel, ClassifierMixin
         training and in prediction: with a raw-audio ``augment`` and
         :class:`~sklkws.features.MelFeatures` here, every epoch sees freshly augmented
         audio. ``model_`` then takes the front end's output.
+    normalizer : transformer, default=None
+        A per-clip, stateless waveform step such as
+        :class:`~sklkws.preprocessing.Normalizer` (``method="peak"``), applied to each
+        batch of raw audio before ``augment`` and ``frontend``, in training and in
+        prediction: the same clips as that step before the classifier in a Pipeline,
+        without the Pipeline's normalised copy of the whole set. It is fitted on one
+        clip. The exporter puts it in the graph before the front end.
     optimizer : {"adam", "adamw", "nadam", "sgd", "rmsprop", "adadelta"}, default="adam"
         ``"sgd"`` is SGD with Nesterov momentum 0.9.
     learning_rate : float, default=1e-3
@@ -232,6 +239,8 @@ class KerasClassifierBase(LabelEncodingMixin, PicklesKerasModel, ClassifierMixin
         Samples per clip (or ``n_bins`` for feature input).
     frontend_ : transformer
         The fitted front end (when ``frontend`` is set).
+    normalizer_ : transformer
+        The fitted ``normalizer`` (None when it is not set).
     n_epochs_ : int
         Epochs trained in total (less than ``epochs`` after early stopping).
     """
@@ -240,6 +249,7 @@ class KerasClassifierBase(LabelEncodingMixin, PicklesKerasModel, ClassifierMixin
         "arch": [str],
         "arch_params": [dict, None],
         "frontend": [HasMethods(["fit", "transform"]), None],
+        "normalizer": [HasMethods(["fit", "transform"]), None],
         "optimizer": [StrOptions(set(_OPTIMIZERS))],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "decay": [StrOptions({"cosine", "exponential", "step"}), None],
@@ -271,6 +281,7 @@ class KerasClassifierBase(LabelEncodingMixin, PicklesKerasModel, ClassifierMixin
         arch_params=None,
         *,
         frontend=None,
+        normalizer=None,
         optimizer="adam",
         learning_rate=1e-3,
         decay="cosine",
@@ -298,6 +309,7 @@ class KerasClassifierBase(LabelEncodingMixin, PicklesKerasModel, ClassifierMixin
         self.arch = arch
         self.arch_params = arch_params
         self.frontend = frontend
+        self.normalizer = normalizer
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.decay = decay
@@ -435,6 +447,8 @@ class KerasClassifierBase(LabelEncodingMixin, PicklesKerasModel, ClassifierMixin
         Always a copy: TensorFlow may alias the memory of the arrays it is given, and a
         slice of a read-only memmap must not end up inside a tensor.
         """
+        if getattr(self, "normalizer_", None) is not None:
+            X = self.normalizer_.transform(X)
         if getattr(self, "frontend_", None) is not None:
             X = self.frontend_.transform(X)
         elif _int_pcm(X):
@@ -570,16 +584,22 @@ class KerasClassifierBase(LabelEncodingMixin, PicklesKerasModel, ClassifierMixin
             if state is not None:
                 seed = state["seed"]
 
+        # Stateless by contract: fitted on one clip, it validates and records the clip length.
+        self.normalizer_ = None if self.normalizer is None else clone(self.normalizer).fit(X[:1])
         self.frontend_ = None
         if self.frontend is not None:
             # MelFeatures' fit records shapes only: one clip spares a float copy of integer PCM.
             stateless = _int_pcm(X) and type(self.frontend).__name__ == "MelFeatures"
-            self.frontend_ = clone(self.frontend).fit(X[:1], None) if stateless else clone(self.frontend).fit(X, y)
+            seen = X[:1] if stateless else X
+            if self.normalizer_ is not None:
+                seen = self.normalizer_.transform(seen)
+            self.frontend_ = clone(self.frontend).fit(seen, None if stateless else y)
         train, val = self._split(len(X), y_codes, groups, seed)
         feature_shape = self._features(X[:1]).shape[1:]
         batches = TrainingBatches(
             X, Y, w, rows=train, batch_size=self.batch_size, seed=seed, augment=self.augment,
             feature_augment=self.feature_augment,
+            normalize=self.normalizer_.transform if self.normalizer_ is not None else None,
             transform=self.frontend_.transform if self.frontend_ is not None else None,
             mixup_alpha=float(self.mixup_alpha), last_epoch=self.epochs,
         )

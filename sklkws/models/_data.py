@@ -62,6 +62,8 @@ class TrainingBatches:
     batch_size : int
     seed : int
         Root of every random draw.
+    normalize : callable or None
+        The fitted per-clip normaliser, applied to the raw batch before augmentation.
     augment : object with ``augment(X, random_state)`` or None
         Called on every batch with a fresh seed.
     transform : callable or None
@@ -76,12 +78,13 @@ class TrainingBatches:
         Epochs end before this one (the ``epochs`` of ``fit``).
     """
 
-    def __init__(self, X, Y, w, *, rows, batch_size, seed, augment=None, transform=None,
+    def __init__(self, X, Y, w, *, rows, batch_size, seed, normalize=None, augment=None, transform=None,
                  feature_augment=None, mixup_alpha=0.0, first_epoch=0, last_epoch=1):
         self.X, self.Y, self.w = X, Y, w
         self.rows = np.asarray(rows)
         self.batch_size = batch_size
         self.seed = seed
+        self.normalize = normalize
         self.augment = augment
         self.transform = transform
         self.feature_augment = feature_augment
@@ -111,6 +114,8 @@ class TrainingBatches:
         Xb, Yb, wb = self.X[rows], self.Y[rows], self.w[rows]
         if Xb.dtype.kind == "i":  # integer PCM kept uncopied by fit: scaled here, one batch at a time
             Xb = as_float_audio(Xb)
+        if self.normalize is not None:
+            Xb = self.normalize(Xb)
         if self.augment is not None:
             Xb = self.augment.augment(Xb, random_state=int(rng.integers(2**31 - 1)))
         Xb = np.asarray(self.transform(Xb) if self.transform is not None else Xb, dtype=np.float32)
