@@ -64,12 +64,13 @@ def recommended_classifier(
     *, arch=None, arch_params=None, epochs=120, background_noise=None, n_mels=40, bn_momentum=0.99,
     random_state=None, **classifier_params
 ):
-    """One network of the recipe: log-mels, fresh augmentation every batch, a TC-ResNet.
+    """One network of the recipe: peak normalisation, log-mels, fresh augmentation every batch, a TC-ResNet.
 
-    The log-mel front end sits inside the classifier (``frontend=``) so that the
+    The peak :class:`~sklkws.preprocessing.Normalizer` (``normalizer=``) and the
+    log-mel front end (``frontend=``) sit inside the classifier: each batch is
+    normalised as it is drawn (int16 clips are never copied whole as float32), the
     waveform augmentation (:func:`recommended_augmentation`) is drawn anew on every
-    batch, and SpecAugment masks the features. Expects peak-normalised clips (the
-    pipeline's :class:`~sklkws.preprocessing.Normalizer`).
+    batch, and SpecAugment masks the features. Takes raw clips, float or int16.
 
     Parameters
     ----------
@@ -97,8 +98,8 @@ def recommended_classifier(
     Examples
     --------
     >>> clf = recommended_classifier(epochs=1)
-    >>> clf.arch, clf.arch_params["stem2d"], clf.frontend.n_mels
-    ('tcresnet', 8, 40)
+    >>> clf.arch, clf.arch_params["stem2d"], clf.frontend.n_mels, clf.normalizer.method
+    ('tcresnet', 8, 40, 'peak')
     """
     import inspect
 
@@ -111,6 +112,7 @@ def recommended_classifier(
     if "bn_momentum" in inspect.signature(get_architecture(arch)).parameters:
         arch_params.setdefault("bn_momentum", bn_momentum)
     params = dict(
+        normalizer=Normalizer(method="peak"),
         frontend=MelFeatures(kind="logmel", n_mels=n_mels),
         augment=recommended_augmentation(background_noise),
         feature_augment=SpecAugment(n_freq_masks=2, freq_width=(0, 6), n_time_masks=2, time_width=(0, 15), fill="mean"),
@@ -143,7 +145,7 @@ def recommended_pipeline(
     *, n_members=3, member_params=None, distill=False, teacher_weight=0.5, student_params=None, random_state=None,
     **params
 ):
-    """Peak normalisation, then a soft vote of three TC-ResNets on log-mels.
+    """A soft vote of three TC-ResNets on peak-normalised log-mels.
 
     ``n_members`` networks of :func:`recommended_classifier`, each with its own seed
     and the changes of :data:`RECOMMENDED_MEMBERS` (two TC-ResNet14-1.5 with the 2-D
@@ -157,6 +159,8 @@ def recommended_pipeline(
     ``n_members=1`` gives one network (a third of the compute and size; 0.941 on
     average); ``distill=True`` trains one more network on the vote's probabilities
     (:class:`~sklkws.ensemble.DistilledClassifier`) and deploys that alone.
+    Every network peak-normalises its batches itself (``normalizer=``), so the
+    Pipeline holds no normalised copy of the training set.
 
     Parameters
     ----------
@@ -189,13 +193,14 @@ def recommended_pipeline(
     Returns
     -------
     pipeline : sklearn.pipeline.Pipeline
-        Raw 16 kHz clips ``(n_clips, 16000)`` in, labels out.
+        Raw 16 kHz clips ``(n_clips, 16000)`` (float or int16) in, labels out; one
+        step, the vote (or the network, or the distilled classifier).
 
     Examples
     --------
     >>> pipe = recommended_pipeline(epochs=1)
     >>> [name for name, _ in pipe.steps]
-    ['normalizer', 'votingclassifier']
+    ['votingclassifier']
     >>> vote = pipe[-1]
     >>> vote.voting, [name for name, _ in vote.estimators], vote.estimators[0][1].arch
     ('soft', ['net0', 'net1', 'net2'], 'tcresnet')
@@ -227,7 +232,7 @@ def recommended_pipeline(
     nets = [recommended_classifier(random_state=seed(i), **_override(params, extra))
             for i, extra in enumerate(member_params)]
     if n_members == 1 and not distill:
-        return make_pipeline(Normalizer(method="peak"), nets[0])
+        return make_pipeline(nets[0])
     from sklearn.ensemble import VotingClassifier
 
     model = VotingClassifier([(f"net{i}", net) for i, net in enumerate(nets)], voting="soft")
@@ -236,4 +241,4 @@ def recommended_pipeline(
 
         student = recommended_classifier(random_state=seed(n_members), **_override(params, student_params or {}))
         model = DistilledClassifier(model, student, teacher_weight=teacher_weight)
-    return make_pipeline(Normalizer(method="peak"), model)
+    return make_pipeline(model)
