@@ -94,6 +94,7 @@ def parts(name, model):
     a decoder back to the labels."""
     out = [(name, model, None, None)]
     prefix, final = (model[:-1], model[-1]) if isinstance(model, Pipeline) else (None, model)
+    prefix = prefix if prefix is not None and len(prefix) else None  # the recipe: a one-step Pipeline
     decode, vote, label = None, final, ""
     if isinstance(final, DistilledClassifier):  # its teacher was trained on codes of its classes_
         decode, vote, label = (lambda codes: final.classes_[np.asarray(codes, dtype=int)]), final.teacher_, "teacher_"
@@ -172,10 +173,10 @@ def measure_overhead(args, X, y, noise):
           f"augmentation adds {100 * (augmented / plain - 1):+.1f} % (target <= 10 %)")
     # The data side alone: every batch of one epoch, augmented and through the front end, no training.
     clf = pipe[-1]  # the last run was augmented
-    Xn = pipe[0].transform(X)
-    n = len(Xn)
-    batches = TrainingBatches(Xn, np.zeros((n, 1), np.float32), np.ones(n, np.float32), rows=np.arange(n),
-                              batch_size=clf.batch_size, seed=0, augment=clf.augment, transform=clf.frontend_.transform,
+    n = len(X)
+    batches = TrainingBatches(X, np.zeros((n, 1), np.float32), np.ones(n, np.float32), rows=np.arange(n),
+                              batch_size=clf.batch_size, seed=0, normalize=clf.normalizer_.transform,
+                              augment=clf.augment, transform=clf.frontend_.transform,
                               feature_augment=clf.feature_augment)
     for label, source in (("augmented", batches), ("plain", None)):
         if source is None:
