@@ -30,18 +30,21 @@ def test_int16_clips_train_like_their_float_scaling():
     assert a.n_features_in_ == 4000
 
 
+def _fit_peak(estimator, X, y):
+    """Peak bytes NumPy (which reports its buffers to tracemalloc) allocated while fitting."""
+    tracemalloc.start()
+    try:
+        estimator.fit(X, y)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def test_fit_makes_no_float_copy_of_the_int16_set():
     rng = np.random.default_rng(0)
     X = (rng.normal(size=(3000, 4000)) * 3000).astype(np.int16)  # 24 MB; as float32 48 MB
     y = np.arange(len(X)) % 2
-    clf = classifier()
-    clf.set_params(callbacks=[_StopAfter(3)])
-    tracemalloc.start()
-    try:
-        clf.fit(X, y)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    peak = _fit_peak(classifier().set_params(callbacks=[_StopAfter(3)]), X, y)
     # NumPy reports its buffers to tracemalloc; a float32 copy alone would be 2 * X.nbytes.
     assert peak < X.nbytes, f"fit allocated {peak / 2**20:.0f} MB for a {X.nbytes / 2**20:.0f} MB int16 set"
 
@@ -82,13 +85,7 @@ def test_recipe_fit_makes_no_float_copy_of_the_int16_set():
     rng = np.random.default_rng(0)
     X = (rng.normal(size=(3000, 4000)) * 3000).astype(np.int16)  # 24 MB; as float32 48 MB
     y = np.arange(len(X)) % 2
-    pipe = recommended_pipeline(**small_recipe(callbacks=[_StopAfter(3)]))
-    tracemalloc.start()
-    try:
-        pipe.fit(X, y)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    peak = _fit_peak(recommended_pipeline(**small_recipe(callbacks=[_StopAfter(3)])), X, y)
     # A Normalizer step before the classifier returned a float32 copy, 2 * X.nbytes.
     assert peak < X.nbytes, f"fit allocated {peak / 2**20:.0f} MB for a {X.nbytes / 2**20:.0f} MB int16 set"
 
