@@ -204,7 +204,7 @@ def build_two_branch(
     if dropout:
         x = keras.layers.Dropout(dropout)(x)
     outputs = keras.layers.Dense(n_outputs, activation=output_activation, kernel_regularizer=_reg(l2),
-                                 name="output")(x)
+                                 dtype="float32", name="output")(x)  # float32 under a mixed policy too
     return keras.Model(inputs, outputs, name="two_branch")
 
 

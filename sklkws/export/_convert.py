@@ -15,7 +15,7 @@ from keras import ops
 from .. import __version__
 from ..datasets import SAMPLE_RATE
 from ..layers import MelFeaturesLayer, from_transformer
-from ..models import count_macs
+from ..models import count_macs, float32_model
 from ..device._compact import FORMAT, METADATA_NAME, _make_interpreter, check_clips, sidecar_path
 from ..device._report import BUDGETS, CompactLimitError, compact_report, format_report
 
@@ -130,6 +130,7 @@ class _GraphBuilder:
                 "VotingClassifier or Keras classifier (an estimator with a keras.Model in model_), "
                 "ending in a Keras network."
             )
+        model = float32_model(model)  # a mixed-precision network converts as its float32 copy
         x = self.transformers(own_frontend(estimator), x)
         expected = tuple(model.input_shape[1:])
         if tuple(x.shape[1:]) != expected:

@@ -12,6 +12,8 @@ Only built-in Keras layers are used, so a saved ``.keras`` file loads anywhere w
 ``safe_mode`` on and converts to TFLite without custom ops.
 """
 
+import contextlib
+
 import keras
 from keras import layers
 
@@ -142,7 +144,10 @@ def _input_norm(x, bn_momentum):
 def _head(x, n_outputs, output_activation, dropout, l2):
     if dropout:
         x = layers.Dropout(dropout)(x)
-    return layers.Dense(n_outputs, activation=output_activation, kernel_regularizer=_reg(l2), name="output")(x)
+    # float32 even under a mixed policy: a float16 softmax resolves probabilities near 1
+    # only to about 5e-4, and the loss needs more (the Keras mixed-precision guide's advice).
+    return layers.Dense(n_outputs, activation=output_activation, kernel_regularizer=_reg(l2), dtype="float32",
+                        name="output")(x)
 
 
 def _kernel_regularizer(conv, l2):
@@ -640,7 +645,22 @@ def build_cnn9(
     return keras.Model(inputs, _head(x, n_outputs, output_activation, dropout, l2), name="cnn9")
 
 
-def build_model(arch, input_shape, n_outputs, **hyper):
+#: ``precision`` values of :func:`build_model` (Keras dtype policies).
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+@contextlib.contextmanager
+def _dtype_policy(name):
+    """Keras's global dtype policy set to ``name`` while layers are built (they record it), then restored."""
+    old = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(old)
+
+
+def build_model(arch, input_shape, n_outputs, *, precision="float32", **hyper):
     """Build a fresh model from the registry; a ValueError names a bad argument.
 
     Parameters
@@ -651,15 +671,81 @@ def build_model(arch, input_shape, n_outputs, **hyper):
         One clip's shape.
     n_outputs : int
         Output units.
+    precision : {"float32", "mixed_float16", "mixed_bfloat16"}, default="float32"
+        Keras dtype policy of the layers built: a mixed policy computes in 16 bits
+        and keeps float32 weights (faster on GPUs with tensor cores, slower on most
+        CPUs). The output layer of the built-in builders computes in float32, and
+        any builder's output is cast to float32. ``compile`` wraps the optimizer in
+        Keras's loss scaling for ``"mixed_float16"``.
     **hyper
         Passed to the builder.
 
     Returns
     -------
     model : keras.Model
+
+    Examples
+    --------
+    >>> model = build_model("cnn6", (40, 101), 12, precision="mixed_bfloat16")
+    >>> model.layers[2].compute_dtype, model.output.dtype
+    ('bfloat16', 'float32')
     """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}.")
     build = get_architecture(arch)
-    try:
-        return build(tuple(int(s) for s in input_shape), int(n_outputs), **hyper)
-    except TypeError as exc:  # unknown keyword: name it as a value problem
-        raise ValueError(f"Bad arch_params for {arch!r}: {exc}") from exc
+    with _dtype_policy(precision):
+        try:
+            model = build(tuple(int(s) for s in input_shape), int(n_outputs), **hyper)
+        except TypeError as exc:  # unknown keyword: name it as a value problem
+            raise ValueError(f"Bad arch_params for {arch!r}: {exc}") from exc
+        if precision != "float32" and model.outputs[0].dtype != "float32":  # a builder of the user's
+            outputs = layers.Activation("linear", dtype="float32", name="output_float32")(model.outputs[0])
+            model = keras.Model(model.inputs, outputs, name=model.name)
+    return model
+
+
+def _float32_config(config):
+    """A layer config with every mixed dtype policy replaced by float32 (nested models included)."""
+    if isinstance(config, dict):
+        if config.get("class_name") == "DTypePolicy" and "mixed" in str(config.get("config", {}).get("name")):
+            return "float32"
+        return {k: _float32_config(v) for k, v in config.items()}
+    if isinstance(config, list):
+        return [_float32_config(v) for v in config]
+    return config
+
+
+def float32_model(model):
+    """``model`` itself if it computes in float32, else a float32 copy with the same weights.
+
+    A mixed-precision network keeps float32 weights, so the copy holds exactly them and
+    computes what the mixed one approximates: the exporters convert this copy (LiteRT
+    int8 and float16 conversion start from a float32 graph).
+
+    Parameters
+    ----------
+    model : keras.Model
+
+    Returns
+    -------
+    model : keras.Model
+
+    Examples
+    --------
+    >>> mixed = build_model("cnn6", (40, 101), 12, precision="mixed_bfloat16")
+    >>> float32_model(mixed).layers[2].compute_dtype
+    'float32'
+    """
+    if all(layer.compute_dtype == "float32" for layer in _all_layers(model)):
+        return model
+    with _dtype_policy("float32"):
+        copy = model.__class__.from_config(_float32_config(model.get_config()))
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from _all_layers(layer)

@@ -24,7 +24,7 @@ from sklearn.utils.validation import (
 from .._compat import HasMethods, Interval, StrOptions
 from .._validation import as_float_audio, batch_slices, check_audio
 from . import _checkpoint
-from ._architectures import build_model
+from ._architectures import PRECISIONS, build_model
 from ._checkpoint import PicklesKerasModel
 from ._data import TrainingBatches
 from ._labels import LabelEncodingMixin
@@ -219,6 +219,12 @@ class KerasClassifierBase(LabelEncodingMixin, PicklesKerasModel, ClassifierMixin
         Run the training and prediction steps eagerly instead of tracing them into
         a TensorFlow graph: slower per step, but saves the seconds of tracing that
         dominate tiny models (tests, debugging).
+    precision : {"float32", "mixed_float16", "mixed_bfloat16"}, default="float32"
+        Keras dtype policy of the network (:func:`sklkws.models.build_model`): the
+        mixed policies compute in 16 bits with float32 weights and a float32 output
+        layer, for GPUs with tensor cores (``"mixed_float16"`` adds loss scaling);
+        on most CPUs they are slower than float32. The exporters convert a float32
+        copy of the network (:func:`sklkws.models.float32_model`).
     random_state : int, RandomState instance or None, default=None
         Seeds weights, shuffling, augmentation, mixup and the validation split; an
         int gives the same model on CPU with the same number of CPU threads. The
@@ -272,6 +278,7 @@ class KerasClassifierBase(LabelEncodingMixin, PicklesKerasModel, ClassifierMixin
         "checkpoint_dir": [str, os.PathLike, None],
         "verbose": ["verbose"],
         "run_eagerly": ["boolean"],
+        "precision": [StrOptions(set(PRECISIONS))],
         "random_state": ["random_state"],
     }
 
@@ -304,6 +311,7 @@ class KerasClassifierBase(LabelEncodingMixin, PicklesKerasModel, ClassifierMixin
         checkpoint_dir=None,
         verbose=0,
         run_eagerly=False,
+        precision="float32",
         random_state=None,
     ):
         self.arch = arch
@@ -332,6 +340,7 @@ class KerasClassifierBase(LabelEncodingMixin, PicklesKerasModel, ClassifierMixin
         self.checkpoint_dir = checkpoint_dir
         self.verbose = verbose
         self.run_eagerly = run_eagerly
+        self.precision = precision
         self.random_state = random_state
 
     # ------------------------------------------------------- nested architecture parameters
@@ -668,7 +677,8 @@ class KerasClassifierBase(LabelEncodingMixin, PicklesKerasModel, ClassifierMixin
             for name in ("l2", "dropout"):
                 if getattr(self, name) is not None:
                     hyper[name] = float(getattr(self, name))
-            model = build_model(self._resolve_arch(feature_shape), feature_shape, n_outputs, **hyper)
+            model = build_model(self._resolve_arch(feature_shape), feature_shape, n_outputs,
+                                precision=self.precision, **hyper)
         self._compile(model, steps_per_epoch)
         return model, {}, 0, None
 

@@ -29,6 +29,8 @@ import numpy as np
 import sklearn
 from sklearn.exceptions import InconsistentVersionWarning
 
+from ._architectures import _dtype_policy
+
 STATE_FILE = "state.json"
 
 #: What ``state.json`` must hold, and of which type, to be resumed from.
@@ -195,7 +197,7 @@ def load_checkpoint_model(directory, state):
     Returns None, after setting the checkpoint aside, when Keras cannot load it.
     """
     try:
-        return keras.saving.load_model(Path(directory) / state["model_file"], compile=True)
+        return load_keras(Path(directory) / state["model_file"])
     except Exception as exc:  # Keras raises many kinds for a damaged file
         set_aside(directory, f"Keras cannot load {state['model_file']}: {type(exc).__name__}: {exc}")
         return None
@@ -268,6 +270,36 @@ def model_from_bytes(data):
         path = os.path.join(tmp, "model.keras")
         with open(path, "wb") as f:
             f.write(data)
+        return load_keras(path)
+
+
+def _mixed_policy(config):
+    """The first mixed dtype policy named in a saved model's config, or None."""
+    if isinstance(config, dict):
+        if config.get("class_name") == "DTypePolicy":
+            name = str(config.get("config", {}).get("name"))
+            return name if name.startswith("mixed") else None
+        values = config.values()
+    elif isinstance(config, list):
+        values = config
+    else:
+        return None
+    return next((p for p in map(_mixed_policy, values) if p is not None), None)
+
+
+def load_keras(path):
+    """The compiled model of a ``.keras`` file, under the mixed policy its layers were built with.
+
+    A functional model's own policy is not saved, and ``compile`` wraps the
+    optimizer in loss scaling only for a ``"mixed_float16"`` model: loaded under the
+    float32 default, a mixed network would resume without loss scaling and lose its
+    optimizer state (Keras skips the variables that do not match).
+    """
+    with zipfile.ZipFile(path) as archive:
+        policy = _mixed_policy(json.loads(archive.read("config.json")))
+    if policy is None:
+        return keras.saving.load_model(path, compile=True)
+    with _dtype_policy(policy):
         return keras.saving.load_model(path, compile=True)
 
 
