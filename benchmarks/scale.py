@@ -1,6 +1,6 @@
 """Speech Commands at full size on one machine: load, one epoch's training, export.
 
-    python benchmarks/scale.py --n-clips 105000 [--steps 40] [--jobs 2] [--out scale.json]
+    python benchmarks/scale.py --n-clips 105000 [--steps 40] [--jobs 2] [--precision float32] [--out scale.json]
 
 Writes ``--n-clips`` one-second 16-bit FLAC clips in the dataset's standard layout
 (one folder per word, ``<speaker>_nohash_<n>.flac``, ``_background_noise_/``,
@@ -21,8 +21,9 @@ step's alone):
    fitted on the whole int16 set for one epoch cut after ``--steps`` batches (a
    callback stops it: the epoch's memory is allocated before the first batch, so a cut
    epoch shows the same peak as a full one). Reports clips/s over the steps after the
-   first two (graph tracing), the share of the wall time spent in the tf.data input
-   pipeline's Python batch function (shuffle, augmentation, front end, SpecAugment),
+   first two (graph tracing), with the network in ``--precision`` (a Keras dtype
+   policy), the share of the wall time spent in the tf.data input pipeline's Python
+   batch function (shuffle, augmentation, front end, SpecAugment),
    peak RSS and peak RSS minus the int16 array, and whether TensorFlow saw a GPU.
 3. **export**: the fitted network as one int8 TFLite file
    (:func:`sklkws.export.export_compact`, 200 calibration clips): time and bytes.
@@ -158,7 +159,8 @@ class Stop(keras.callbacks.Callback):
             self.model.stop_training = True
 
 stop = Stop({steps})
-clf = recommended_classifier(epochs=1, background_noise=noise, callbacks=[stop], random_state=0)
+clf = recommended_classifier(epochs=1, background_noise=noise, callbacks=[stop], precision={precision!r},
+                             random_state=0)
 t0 = time.perf_counter()
 clf.fit(X, y)
 fit_s = time.perf_counter() - t0
@@ -175,7 +177,8 @@ export_compact(clf, path, quantize="int8", representative_data=X[:: max(1, len(X
                verbose=False)
 export_s = time.perf_counter() - t0
 print(json.dumps(dict(
-    steps=len(ends), batch_size=clf.batch_size, clips_per_s=clips_per_s, fit_s=fit_s,
+    steps=len(ends), precision=clf.precision, batch_size=clf.batch_size, clips_per_s=clips_per_s,
+    fit_s=fit_s,
     input_share=input_s / (ends[-1] - ends[1]), input_ms_per_batch=1e3 * input_s / timed_steps,
     step_ms=1e3 * (ends[-1] - ends[1]) / timed_steps,
     gpus=[d.name for d in tf.config.list_physical_devices("GPU")],
@@ -201,6 +204,8 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=2, help="threads writing and decoding files")
     parser.add_argument("--workdir", default=None, help="where the temporary folder goes (default: $TMPDIR)")
     parser.add_argument("--no-train", action="store_true", help="only write and load")
+    parser.add_argument("--precision", default="float32", choices=("float32", "mixed_float16", "mixed_bfloat16"),
+                        help="the network's Keras dtype policy (mixed: for GPUs; slower on most CPUs)")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args(argv)
     if args.n_clips < 1 or args.steps < 4:
@@ -212,7 +217,8 @@ def main(argv=None):
         write_s, flac_bytes = write_dataset(root, args.n_clips, data=args.data, jobs=args.jobs)
         result = dict(n_clips=args.n_clips, write_s=write_s, flac_mb=flac_bytes / 2**20, jobs=args.jobs,
                       date=time.strftime("%Y-%m-%d"))
-        fmt = dict(root=str(ROOT), data=str(root), jobs=args.jobs, steps=args.steps, workdir=str(tmp))
+        fmt = dict(root=str(ROOT), data=str(root), jobs=args.jobs, steps=args.steps, workdir=str(tmp),
+                   precision=args.precision)
         result["load"] = _child(_LOAD.format(**fmt), timeout=3600)
         if not args.no_train:
             result["train"] = _child(_TRAIN.format(**fmt), timeout=3600)
