@@ -282,6 +282,19 @@ def test_stacker_learns_which_member_to_trust_per_label(rng):
     assert stacker.history_["loss"][-1] < stacker.history_["loss"][0]
 
 
+@pytest.mark.parametrize("multiclass", [False, True])
+def test_stacker_predict_proba_is_its_network_in_float64(rng, multiclass):
+    # predict_proba runs the layers' maths in float64 (sample-order invariance): it must stay the network.
+    Y = (rng.random((120, 3)) < 0.4).astype(int)
+    y = Y.argmax(axis=1) if multiclass else Y
+    P = noisy_members(np.eye(3)[y] if multiclass else Y, rng, (0.5, 0.3))
+    stacker = NeuralStacker(epochs=5, learning_rate=0.02, random_state=0).fit(P, y)
+    network = keras.ops.convert_to_numpy(stacker.model_(P.astype(np.float32)))
+    proba = stacker.predict_proba(P)
+    assert proba.dtype == np.float64
+    assert np.allclose(proba, network, atol=1e-6) and not np.allclose(proba, squash(P[..., -1]), atol=1e-3)
+
+
 def test_mixing_l2_keeps_label_mixing_near_identity(rng):
     Y = (rng.random((200, 4)) < 0.4).astype(int)
     P = noisy_members(Y, rng, (0.6, 0.4))

@@ -20,6 +20,19 @@ from ..models._checkpoint import PicklesKerasModel
 from ..models._labels import LabelEncodingMixin
 
 
+def _member_average(x, kernel):
+    """``(..., n_classes, n_members)`` times per-class member weights, summed over members."""
+    return keras.ops.sum(x * kernel, axis=-1)
+
+
+def _squash(x, shift, normalize):
+    """The seed's ``(tanh(x - shift) + 1) / 2``, renormalised over the last axis if ``normalize``."""
+    y = (keras.ops.tanh(x - shift) + 1.0) * 0.5
+    if normalize:
+        y = y / keras.ops.maximum(keras.ops.sum(y, axis=-1, keepdims=True), 1e-12)
+    return y
+
+
 @keras.saving.register_keras_serializable(package="sklkws")
 class SumToOne(keras.constraints.Constraint):
     """Keep weights non-negative and summing to one along the last axis (uniform if all vanish)."""
@@ -51,7 +64,7 @@ class MemberWeights(keras.layers.Layer):
         )
 
     def call(self, x):
-        return keras.ops.sum(x * self.kernel, axis=-1)
+        return _member_average(x, self.kernel)
 
 
 @keras.saving.register_keras_serializable(package="sklkws")
@@ -64,10 +77,7 @@ class TanhSquash(keras.layers.Layer):
         self.normalize = bool(normalize)
 
     def call(self, x):
-        y = (keras.ops.tanh(x - self.shift) + 1.0) * 0.5
-        if self.normalize:
-            y = y / keras.ops.maximum(keras.ops.sum(y, axis=-1, keepdims=True), 1e-12)
-        return y
+        return _squash(x, self.shift, self.normalize)
 
     def get_config(self):
         return {**super().get_config(), "shift": self.shift, "normalize": self.normalize}
@@ -344,9 +354,16 @@ class NeuralStacker(LabelEncodingMixin, PicklesKerasModel, ClassifierMixin, Base
         """
         check_is_fitted(self)
         members = self._members(X, reset=False)
+        # The network's layers in float64 on its weights: a float32 forward pass can differ by an
+        # ulp with a row's place in the batch (vectorised kernels), which sklearn's sample-order
+        # check rejects; in float64 the rounding stays far below its tolerance.
+        kernel, mixing = (np.asarray(keras.ops.convert_to_numpy(self.model_.get_layer(name).kernel), np.float64)
+                          for name in ("member_weights", "label_mixing"))
+        squash = self.model_.get_layer("squash")
         out = np.empty((len(members), self._n_outputs()))
         for rows in batch_slices(len(members), 4096):
-            out[rows] = keras.ops.convert_to_numpy(self.model_(members[rows], training=False))
+            x = _member_average(members[rows].astype(np.float64), kernel) @ mixing
+            out[rows] = keras.ops.convert_to_numpy(_squash(x, squash.shift, squash.normalize))
         if self._kind == "binary":
             return np.hstack([1.0 - out, out])
         if self._kind == "multiclass":
