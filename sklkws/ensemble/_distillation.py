@@ -257,19 +257,6 @@ class DistilledClassifier(LabelEncodingMixin, ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         return self.student_.predict_proba(X)
 
-    def predict(self, X):
-        """The student's most probable class (labels with probability of at least 0.5 for multi-label).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_clips, n_samples) or (n_clips, n_bins, n_frames)
-
-        Returns
-        -------
-        y : ndarray of shape (n_clips,) or (n_clips, n_labels)
-        """
-        return self._decode(self.predict_proba(X))
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         student, teacher = self.student.__sklearn_tags__(), self.teacher.__sklearn_tags__()

@@ -370,19 +370,6 @@ class NeuralStacker(LabelEncodingMixin, PicklesKerasModel, ClassifierMixin, Base
             out /= out.sum(axis=1, keepdims=True)
         return out
 
-    def predict(self, X):
-        """Most probable class, or labels with probability of at least 0.5 for multi-label.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_members * n_classes) or (n_samples, n_classes, n_members)
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,) or (n_samples, n_labels)
-        """
-        return self._decode(self.predict_proba(X))
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True

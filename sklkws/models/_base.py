@@ -708,19 +708,6 @@ class KerasClassifierBase(LabelEncodingMixin, PicklesKerasModel, ClassifierMixin
             out /= out.sum(axis=1, keepdims=True)
         return out
 
-    def predict(self, X):
-        """Most probable class, or every label with probability of at least 0.5 for multi-label.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_clips, n_samples) or (n_clips, n_bins, n_frames)
-
-        Returns
-        -------
-        y : ndarray of shape (n_clips,) or (n_clips, n_labels)
-        """
-        return self._decode(self.predict_proba(X))
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True

@@ -87,3 +87,17 @@ class LabelEncodingMixin:
     def _decode(self, proba):
         """Labels of a batch of probabilities whose columns follow ``classes_``."""
         return proba_to_labels(proba, self.classes_, self._multilabel)
+
+    def predict(self, X):
+        """Most probable class, or every label with probability of at least 0.5 for multi-label.
+
+        Parameters
+        ----------
+        X : array-like
+            What the estimator's ``predict_proba`` takes.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_labels)
+        """
+        return self._decode(self.predict_proba(X))
