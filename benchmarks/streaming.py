@@ -30,7 +30,9 @@ operating point calibrated on the pool half for
 ``--target-fa`` and its FA/h and FRR on the judged half (the "with" model trained on the
 pool's speech, so its calibration there is optimistic). Written to ``--out``:
 ``det.png`` (all variants), ``timeline_<variant>.png`` (the first 30 s of the
-positive stream), ``results.json`` and, with ``--save``, ``model_<variant>.joblib``.
+positive stream), ``results.json`` and, with ``--save``, ``pipeline_<variant>.joblib`` (the trained
+pipeline without its noise recordings, written as soon as it is trained) and
+``model_<variant>.joblib`` (its compact model); ``--model`` takes either.
 """
 
 import argparse
@@ -171,6 +173,13 @@ def main(argv=None):
         else:
             model, minutes, n_train = train(args, X[train_rows], y[train_rows], noise, pool, hard)
             print(f"{name}: trained on {n_train} clips in {minutes:.1f} min", flush=True)
+            if args.save:  # before the conversion, so that a failing export does not lose the training
+                import joblib
+
+                from sklkws.export import drop_training_state
+
+                drop_training_state(model)
+                joblib.dump(model, out / f"pipeline_{name}.joblib")
         spotter = KeywordSpotter(compact(args, model, X[train_rows][:: max(1, len(train_rows) // 200)]))
         if args.save and not args.model:
             import joblib

@@ -66,3 +66,24 @@ def test_streaming_benchmark_with_the_embedding_front_end(tmp_path, capsys):
     assert set(summary) == {"none"} and 0 < summary["none"]["rtf"]
     assert summary["none"]["pi3b_rtf_estimate"] is None  # no LiteRT graph to count MACs on
     assert "FRR at 0.5 FA/h" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_streaming_benchmark_save_keeps_the_trained_pipeline_when_the_export_fails(tmp_path, monkeypatch):
+    data, negatives = _folders(tmp_path)
+    out = tmp_path / "out"
+    common = ["--data", str(data), "--negatives", str(negatives), "--test-fraction", "0.34", "--out", str(out)]
+    bench = _benchmark()
+
+    def failing_export(*args):
+        raise RuntimeError("conversion failed")
+
+    monkeypatch.setattr(bench, "compact", failing_export)
+    with pytest.raises(RuntimeError, match="conversion failed"):
+        bench.main(common + ["--epochs", "1", "--arch-params", '{"width": 0.25}', "--classifier-params",
+                             '{"batch_size": 8}', "--hard-negatives", "none", "--save"])
+    saved = out / "pipeline_none.joblib"
+    assert saved.stat().st_size > 0
+    # The saved pipeline is evaluated again as it is, without training.
+    summary = _benchmark().main(common + ["--model", str(saved), "--quantize", "pipeline"])
+    assert set(summary) == {"model"} and summary["model"]["train_clips"] == 0 and 0 < summary["model"]["rtf"]
