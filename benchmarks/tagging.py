@@ -256,7 +256,8 @@ def esc_main(argv):
     parser.add_argument("--data", required=True, help="ESC-10 folder (one sub-folder per class)")
     parser.add_argument("--rows", nargs="+", default=list(ESC_ROWS), choices=list(ESC_ROWS) + ["none"])
     parser.add_argument("--folds", nargs="+", type=int, default=[1, 2, 3, 4, 5])
-    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--epochs", type=int, default=15,
+                        help="15: the ablation table's budget; 30 for the best single model (docs/tagging.md)")
     parser.add_argument("--crop", type=float, default=2.0, help="crop length in seconds")
     parser.add_argument("--filters", type=int, nargs="+", default=[16, 32, 64, 64])
     parser.add_argument("--seed", type=int, default=0)
