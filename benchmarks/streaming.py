@@ -40,11 +40,13 @@ import json
 import time
 from pathlib import Path
 
+import joblib
 import numpy as np
 from sklearn.model_selection import GroupShuffleSplit
 
 from sklkws.augment import HardNegatives
 from sklkws.datasets import load_background_noise, load_speech_commands
+from sklkws.export import drop_training_state
 from sklkws.plotting import plot_det, plot_detection_timeline
 from sklkws.streaming import (KeywordSpotter, calibrate_spotter, evaluate_spotter, load_negative_audio,
                               make_keyword_stream)
@@ -143,7 +145,8 @@ def main(argv=None):
     parser.add_argument("--target-fa", type=float, default=1.0)
     parser.add_argument("--out", default="streaming_output")
     parser.add_argument("--save", action="store_true",
-                        help="write each trained compact model to OUT/model_<variant>.joblib")
+                        help="write each trained pipeline to OUT/pipeline_<variant>.joblib and its compact model to "
+                             "OUT/model_<variant>.joblib")
     parser.add_argument("--random-state", type=int, default=0)
     args = parser.parse_args(argv)
     out = Path(args.out)
@@ -167,23 +170,15 @@ def main(argv=None):
         if args.model:
             model, minutes, n_train = args.model, 0.0, 0
             if not args.model.endswith(".tflite"):
-                import joblib
-
                 model = joblib.load(args.model)
         else:
             model, minutes, n_train = train(args, X[train_rows], y[train_rows], noise, pool, hard)
             print(f"{name}: trained on {n_train} clips in {minutes:.1f} min", flush=True)
             if args.save:  # before the conversion, so that a failing export does not lose the training
-                import joblib
-
-                from sklkws.export import drop_training_state
-
                 drop_training_state(model)
                 joblib.dump(model, out / f"pipeline_{name}.joblib")
         spotter = KeywordSpotter(compact(args, model, X[train_rows][:: max(1, len(train_rows) // 200)]))
         if args.save and not args.model:
-            import joblib
-
             joblib.dump(spotter.model, out / f"model_{name}.joblib")  # evaluate it again with --model
         result = evaluate_spotter(spotter, (audio, truth), judged)
         pi3 = pi3_rtf(spotter)
