@@ -143,6 +143,8 @@ def main(argv=None):
     parser.add_argument("--background-db", type=float, default=-20.0)
     parser.add_argument("--quantize", choices=("int8", "float16", "none", "pipeline"), default="int8")
     parser.add_argument("--target-fa", type=float, default=1.0)
+    parser.add_argument("--smoothing", type=float, default=None,
+                        help="seconds of the spotter's posterior moving average (default: KeywordSpotter's, 0.3)")
     parser.add_argument("--out", default="streaming_output")
     parser.add_argument("--save", action="store_true",
                         help="write each trained pipeline to OUT/pipeline_<variant>.joblib and its compact model to "
@@ -177,7 +179,8 @@ def main(argv=None):
             if args.save:  # before the conversion, so that a failing export does not lose the training
                 drop_training_state(model)
                 joblib.dump(model, out / f"pipeline_{name}.joblib")
-        spotter = KeywordSpotter(compact(args, model, X[train_rows][:: max(1, len(train_rows) // 200)]))
+        spotter = KeywordSpotter(compact(args, model, X[train_rows][:: max(1, len(train_rows) // 200)]),
+                                 smoothing=args.smoothing)
         if args.save and not args.model:
             joblib.dump(spotter.model, out / f"model_{name}.joblib")  # evaluate it again with --model
         result = evaluate_spotter(spotter, (audio, truth), judged)
