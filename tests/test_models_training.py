@@ -146,6 +146,31 @@ def test_same_seed_same_model_in_graph_mode():
     assert not np.allclose(first, other)
 
 
+def test_another_thread_drawing_from_python_random_does_not_change_the_fit():
+    # A Dask worker's event loop draws from Python's global random during a task;
+    # Keras's default seeds came from there, so members fitted on Dask differed.
+    import random
+    import threading
+
+    X, y = clips(6)
+    params = dict(batch_size=8, epochs=1, dropout=0.3)
+    quiet = tiny(**params).fit(X, y).predict_proba(X)
+    stop = threading.Event()
+
+    def draw():
+        while not stop.is_set():
+            random.random()
+
+    thread = threading.Thread(target=draw, daemon=True)
+    thread.start()
+    try:
+        busy = tiny(**params).fit(X, y).predict_proba(X)
+    finally:
+        stop.set()
+        thread.join()
+    np.testing.assert_array_equal(busy, quiet)
+
+
 class WeightsAtStart(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.weights = [w.copy() for w in self.model.get_weights()]

@@ -81,8 +81,6 @@ def test_voting_members_fitted_on_dask_equal_serial(client):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="Keras members fitted on Dask workers differ from the serial fit "
-                   "(the same fits in loky processes and in threads match it); cause not found yet")
 def test_keras_voting_members_fitted_on_dask_equal_serial(client):
     from sklkws.models import KerasCNNClassifier
 

@@ -3,6 +3,7 @@
 import contextlib
 import numbers
 import os
+import random
 import threading
 import warnings
 from pathlib import Path
@@ -59,6 +60,33 @@ def _serial_fit(name):
         yield
     finally:
         _FIT_LOCK.release()
+
+
+@contextlib.contextmanager
+def _own_default_seeds(seed):
+    """Keras's default seeds drawn from a generator of the fit's own, not Python's global one.
+
+    Keras gives every initializer and seed generator built without a seed one drawn
+    from Python's global :mod:`random` (``keras.src.random.seed_generator``). Other
+    threads of the process draw from it too (a Dask worker's event loop does, several
+    times a second), so the initial weights would depend on their timing and a member
+    fitted on a Dask worker would differ from the same member fitted here. Where that
+    module is laid out differently (another Keras), Keras keeps its own behaviour.
+    """
+    try:
+        from keras.src.random import seed_generator
+    except ImportError:  # pragma: no cover - another Keras layout
+        yield
+        return
+    saved = getattr(seed_generator, "python_random", None)
+    if saved is None:  # pragma: no cover - another Keras layout
+        yield
+        return
+    seed_generator.python_random = random.Random(seed)
+    try:
+        yield
+    finally:
+        seed_generator.python_random = saved
 
 
 #: Parameters that do not change what is trained: left out of the checkpoint fingerprint.
@@ -622,7 +650,7 @@ class KerasClassifierBase(LabelEncodingMixin, PicklesKerasModel, ClassifierMixin
         # keras.utils.set_random_seed seeds Python's, NumPy's and TensorFlow's global
         # generators: process-wide state that a fit in another thread would draw from
         # too. Fits therefore train one at a time (see _serial_fit).
-        with _serial_fit(type(self).__name__):
+        with _serial_fit(type(self).__name__), _own_default_seeds(seed):
             keras.utils.set_random_seed(seed)
             model, history, initial_epoch, state = self._initial_model(state, feature_shape, batches.steps_per_epoch)
             callbacks = self._callbacks(validation is not None)
