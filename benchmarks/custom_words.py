@@ -2,7 +2,7 @@
 
     python benchmarks/custom_words.py --data DIR [--folds 3] [--run-folds 1] [--epochs 30]
         [--n-per-word 120] [--shots 5,10,25] [--conditions synthetic,fewshot,all] [--out FILE.json]
-        [--frontends scratch,embedding] [--random-state 0]
+        [--frontends scratch,embedding] [--recording-copies 0] [--random-state 0]
 
 ``--data`` is a Speech Commands folder (12 classes). Its speakers are split with
 ``GroupKFold(--folds)``; for each of the first ``--run-folds`` folds the held-out
@@ -19,6 +19,10 @@ and a linear head), so within a front end the rows differ only in their training
    with the synthetic clips, next to the same k real clips alone (from scratch);
 3. ``all``: every real training clip with and without the synthetic clips.
 
+With ``--recording-copies N`` the few-shot rows' real clips come with N augmented copies
+each (:func:`sklkws.custom_words.augment_recordings`, what ``sklkws train`` does with
+recordings), drawn once per row.
+
 Printed: one accuracy per row and fold, and the mean over the folds run.
 """
 
@@ -29,7 +33,7 @@ import time
 import numpy as np
 from sklearn.model_selection import GroupKFold
 
-from sklkws.custom_words import embedding_spotter_pipeline, small_spotter_pipeline
+from sklkws.custom_words import augment_recordings, embedding_spotter_pipeline, small_spotter_pipeline
 from sklkws.datasets import load_background_noise, load_speech_commands, make_synthetic_commands
 
 
@@ -60,6 +64,8 @@ def main(argv=None):
     parser.add_argument("--out", help="write the results as JSON")
     parser.add_argument("--frontends", default="scratch,embedding",
                         help="scratch (TC-ResNet from scratch) and/or embedding (speech_embedding + linear head)")
+    parser.add_argument("--recording-copies", type=int, default=0,
+                        help="augmented copies of each few-shot real clip (augment_recordings; default 0)")
     parser.add_argument("--random-state", type=int, default=0)
     args = parser.parse_args(argv)
     frontends = [f for f in args.frontends.split(",") if f]
@@ -88,9 +94,11 @@ def main(argv=None):
         if "fewshot" in conditions:
             for k in shots:
                 few = _shots(y, train, k, rng)
-                runs.append((f"{k} real/class", X[few], y[few]))
-                runs.append((f"{k} real/class + synthetic", np.concatenate([X[few], X_syn]),
-                             np.concatenate([y[few], y_syn])))
+                X_few, y_few = augment_recordings(X[few], y[few], args.recording_copies, background_noise=noise,
+                                                  random_state=args.random_state)
+                runs.append((f"{k} real/class", X_few, y_few))
+                runs.append((f"{k} real/class + synthetic", np.concatenate([X_few, X_syn]),
+                             np.concatenate([y_few, y_syn])))
         if "all" in conditions:
             runs.append(("all real", X[train], y[train]))
             runs.append(("all real + synthetic", np.concatenate([X[train], X_syn]), np.concatenate([y[train], y_syn])))

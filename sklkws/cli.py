@@ -230,6 +230,9 @@ def build_parser():
                         "and a linear head, far more accurate from synthetic speech (device: onnxruntime)")
     p.add_argument("--recordings", help="optional folder with one sub-folder of real clips per word "
                                         "(hey_sheila/*.wav), 16 kHz")
+    p.add_argument("--recording-copies", type=int, default=None,
+                   help="augmented copies of each recording (speed, noise, shift, gain); default 30 with "
+                        "--frontend embedding, 0 with scratch")
     p.add_argument("--speech", help="optional folder of real keyword-free speech (cut into _unknown_ clips)")
     p.add_argument("--noise", help="optional Speech Commands folder whose _background_noise_ recordings "
                                    "are mixed into the synthetic clips")

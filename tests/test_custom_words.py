@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from _embedding_model import require_speech_embedding
-from sklkws.custom_words import make_custom_dataset, synthetic_sentences
+from sklkws.custom_words import augment_recordings, make_custom_dataset, synthetic_sentences
 
 SR = 16000
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "custom_words.py"
@@ -32,6 +32,36 @@ def test_custom_dataset_joins_synthetic_words_recordings_and_speech():
     assert len(cuts) == 5 and np.allclose(np.abs(cuts).max(axis=1), 0.5)
     with pytest.raises(ValueError, match="not in words"):
         make_custom_dataset(["hey sheila"], n_per_word=2, recordings={"hello": [np.ones(100)]})
+
+
+def test_augmented_recordings_keep_the_originals_first_and_vary_the_copies():
+    rng = np.random.default_rng(0)
+    t = np.arange(SR) / SR
+    X = (0.3 * np.sin(2 * np.pi * np.array([[300.0], [900.0]]) * t) * (t < 0.5)).astype(np.float32)
+    y = np.array(["yes", "no"])
+    Xa, ya = augment_recordings(X, y, n_copies=4, random_state=0)
+    assert Xa.shape == (10, SR) and Xa.dtype == np.float32
+    np.testing.assert_array_equal(Xa[:2], X)  # originals untouched, first
+    assert ya.tolist() == ["yes", "no"] * 5  # copy c of clip i at row c * 2 + i
+    copies = Xa[2:]
+    assert all(not np.allclose(c, X[i % 2]) for i, c in enumerate(copies))
+    assert len({c.tobytes() for c in copies}) == 8  # no two copies alike
+    again, _ = augment_recordings(X, y, n_copies=4, random_state=0)
+    np.testing.assert_array_equal(again, Xa)  # reproducible for a seed
+    same, same_y = augment_recordings(X, y, n_copies=0)
+    assert same is not None and np.array_equal(same, X) and same_y.tolist() == ["yes", "no"]
+    with pytest.raises(ValueError, match="n_copies must be an integer >= 0"):
+        augment_recordings(X, y, n_copies=-1)
+
+
+def test_custom_dataset_augments_each_recording_as_asked():
+    rng = np.random.default_rng(1)
+    recordings = {"hey sheila": [0.2 * rng.standard_normal(SR) for _ in range(3)]}
+    X, y, groups = make_custom_dataset(["hey sheila"], n_per_word=4, recordings=recordings, recording_copies=5,
+                                       random_state=0)
+    recorded = groups == "recorded"
+    assert recorded.sum() == 3 * 6 and set(y[recorded]) == {"hey sheila"}
+    np.testing.assert_allclose(X[recorded][:3], np.stack(recordings["hey sheila"]), atol=1e-7)
 
 
 def test_synthetic_sentences_are_long_varied_speech():
@@ -82,9 +112,15 @@ def test_train_command_with_the_embedding_front_end(tmp_path, capsys):
     from sklkws.streaming import KeywordSpotter
 
     out = tmp_path / "words.joblib"
+    recordings = tmp_path / "recordings" / "hey_sheila"
+    recordings.mkdir(parents=True)
+    for i in range(2):
+        sf.write(recordings / f"take{i}.wav", 0.1 * np.random.default_rng(i).standard_normal(SR), SR,
+                 subtype="PCM_16")
     assert main(["train", "--words", "hey sheila", "--n-per-word", "8", "--frontend", "embedding",
-                 "--out", str(out)]) == 0
-    assert "size: met" in capsys.readouterr().out
+                 "--recordings", str(recordings.parent), "--recording-copies", "3", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "size: met" in printed and "2 real recordings and 6 augmented copies of them" in printed
     model = load_model(out)
     assert isinstance(model, EmbeddingClassifier) and isinstance(joblib.load(out), EmbeddingClassifier)
     assert set(model.classes_) == {"hey sheila", "_unknown_", "_silence_"}
