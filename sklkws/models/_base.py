@@ -76,8 +76,7 @@ def _own_default_seeds(seed):
     try:
         from keras.src.random import seed_generator
     except ImportError:  # pragma: no cover - another Keras layout
-        yield
-        return
+        seed_generator = None
     saved = getattr(seed_generator, "python_random", None)
     if saved is None:  # pragma: no cover - another Keras layout
         yield
