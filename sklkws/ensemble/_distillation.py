@@ -16,7 +16,6 @@ import numbers
 
 import keras
 import numpy as np
-import tensorflow as tf
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.ensemble import VotingClassifier
 from sklearn.utils.validation import check_is_fitted
@@ -131,12 +130,13 @@ class TeacherTargets:
                 )
 
     def __call__(self, X, Y):
-        """``(1 - teacher_weight) * Y + teacher_weight * mean(teacher(X))`` on tensors.
+        """``(1 - teacher_weight) * Y + teacher_weight * mean(teacher(X))``.
 
-        Called inside the ``tf.data`` graph, outside the training step's gradient tape:
-        the teachers are never trained.
+        Called by the student's input pipeline (inside the ``tf.data`` graph on tensors
+        with TensorFlow, on NumPy batches with another Keras backend), outside the
+        training step's gradient tape: the teachers are never trained.
         """
-        soft = tf.add_n([tf.cast(m.model_(X, training=False), tf.float32) for m in self.teachers])
+        soft = sum(keras.ops.cast(m.model_(X, training=False), "float32") for m in self.teachers)
         soft = soft / len(self.teachers)
         return (1.0 - self.teacher_weight) * Y + self.teacher_weight * soft
 

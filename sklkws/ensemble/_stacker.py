@@ -4,7 +4,6 @@ import numbers
 
 import keras
 import numpy as np
-import tensorflow as tf
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import (
@@ -131,8 +130,16 @@ def _train(model, loss, optimizer, X, Y, w, *, epochs, batch_size, rng, verbose=
     """Minibatch training with one graph call per epoch; returns the mean loss of each epoch.
 
     ``model.fit`` spends milliseconds per step on a network this small; here an
-    epoch's steps run in one ``tf.while_loop`` and only the shuffle is numpy.
+    epoch's steps run in one ``tf.while_loop`` and only the shuffle is numpy. The loop is
+    TensorFlow's, so it needs Keras's TensorFlow backend.
     """
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(
+            f"NeuralStacker trains with TensorFlow's graph loop; Keras runs on {keras.backend.backend()!r}. "
+            "Set KERAS_BACKEND=tensorflow before importing keras (or average the members instead)."
+        )
+    import tensorflow as tf
+
     X, Y, w = (tf.constant(a) for a in (X, Y, w))
     n = int(X.shape[0])
     steps = -(-n // batch_size)

@@ -1,7 +1,9 @@
 """The compact exporter (training machine): one on-device TFLite model per fitted pipeline, checked.
 
-This package is the training side of the device boundary: importing it imports
-TensorFlow. What runs on the device lives in :mod:`sklkws.device` (numpy and the
+This package is the training side of the device boundary: it imports Keras and
+converts with TensorFlow's TFLite converter (imported when a model is converted, so a
+model trained with Keras's JAX backend can be prepared here and converted where
+TensorFlow is installed). What runs on the device lives in :mod:`sklkws.device` (numpy and the
 LiteRT interpreter only), whose names are re-exported here for convenience.
 
 - :func:`export_compact`: write a fitted Pipeline / VotingClassifier as ONE .tflite

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
 from .. import __version__
@@ -277,6 +276,13 @@ def to_tflite(model, quantize=None, representative_data=None, *, quantize_fronte
         raise ValueError(f"quantize must be 'int8', 'float16' or None, got {quantize!r}.")
     if quantize == "int8" and representative_data is None:
         raise ValueError("quantize='int8' needs representative_data: a few hundred typical clips (raw audio).")
+    try:
+        import tensorflow as tf  # the TFLite converter: the one step of the exporter that needs TensorFlow
+    except ImportError as error:
+        raise ImportError(
+            "Converting to TFLite needs TensorFlow (pip install \"sklkws[train]\"); a model trained with "
+            "another Keras backend converts on a machine that has it (joblib-save it there first)."
+        ) from error
     with tempfile.TemporaryDirectory() as saved_model:
         # Keras 3: a SavedModel export, then the SavedModel converter (written once, converted once or twice).
         with contextlib.redirect_stdout(io.StringIO()):

@@ -20,6 +20,7 @@ for the Keras layers of :mod:`sklkws.frontend._layers`. Each formula is written 
 both sides run the same lines.
 """
 
+import contextlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -138,9 +139,34 @@ def single_threaded_blas():
     return _blas_controller().limit(limits=1, user_api="blas")
 
 
-def _n_threads():
-    """The cores this process may run on."""
+_THREAD_LIMIT = threading.local()
+
+
+@contextlib.contextmanager
+def thread_limit(n_threads):
+    """Front-end calls made in this thread use at most ``n_threads`` threads (None: every core).
+
+    For callers that already run several batches at once (the training input
+    pipeline's workers): one thread per batch instead of every core per batch.
+    """
+    saved = getattr(_THREAD_LIMIT, "n", None)
+    _THREAD_LIMIT.n = n_threads
+    try:
+        yield
+    finally:
+        _THREAD_LIMIT.n = saved
+
+
+def available_cores():
+    """The cores this process may run on (its CPU affinity where the system has one)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _n_threads():
+    """The cores this process may run on, at most the calling thread's :func:`thread_limit`."""
+    cores = available_cores()
+    limit = getattr(_THREAD_LIMIT, "n", None)
+    return cores if limit is None else max(1, min(int(limit), cores))
 
 
 def _for_each_chunk(X, n_fft, hop_length, center, consume):

@@ -27,7 +27,7 @@ from .._validation import as_float_audio, batch_slices, check_audio
 from . import _checkpoint
 from ._architectures import PRECISIONS, build_model
 from ._checkpoint import PicklesKerasModel
-from ._data import TrainingBatches
+from ._data import TrainingBatches, input_workers
 from ._labels import LabelEncodingMixin
 
 _OPTIMIZERS = {
@@ -89,7 +89,7 @@ def _own_default_seeds(seed):
 
 
 #: Parameters that do not change what is trained: left out of the checkpoint fingerprint.
-_NOT_FINGERPRINTED = {"verbose", "run_eagerly", "callbacks", "checkpoint_dir", "warm_start"}
+_NOT_FINGERPRINTED = {"verbose", "run_eagerly", "callbacks", "checkpoint_dir", "warm_start", "n_jobs"}
 _DEFAULT_PATIENCE = {"early_stopping": 10, "reduce_lr_on_plateau": 4}
 
 
@@ -252,6 +252,13 @@ class KerasClassifierBase(LabelEncodingMixin, PicklesKerasModel, ClassifierMixin
         layer, for GPUs with tensor cores (``"mixed_float16"`` adds loss scaling);
         on most CPUs they are slower than float32. The exporters convert a float32
         copy of the network (:func:`sklkws.models.float32_model`).
+    n_jobs : int, default=None
+        Training batches prepared at once (shuffle, augmentation, front end), each in a
+        thread, while the network trains on earlier ones: None is one at a time, -1
+        one per core. The batches, their order and so the trained network are the same
+        for any value. Raise it when an accelerator waits for its input
+        (``benchmarks/scale.py`` measures the wait, ``docs/scale.md``); on a 2-core
+        CPU the front end already uses both cores.
     random_state : int, RandomState instance or None, default=None
         Seeds weights, shuffling, augmentation, mixup and the validation split; an
         int gives the same model on CPU with the same number of CPU threads. The
@@ -306,6 +313,7 @@ class KerasClassifierBase(LabelEncodingMixin, PicklesKerasModel, ClassifierMixin
         "verbose": ["verbose"],
         "run_eagerly": ["boolean"],
         "precision": [StrOptions(set(PRECISIONS))],
+        "n_jobs": [numbers.Integral, None],
         "random_state": ["random_state"],
     }
 
@@ -339,6 +347,7 @@ class KerasClassifierBase(LabelEncodingMixin, PicklesKerasModel, ClassifierMixin
         verbose=0,
         run_eagerly=False,
         precision="float32",
+        n_jobs=None,
         random_state=None,
     ):
         self.arch = arch
@@ -368,6 +377,7 @@ class KerasClassifierBase(LabelEncodingMixin, PicklesKerasModel, ClassifierMixin
         self.verbose = verbose
         self.run_eagerly = run_eagerly
         self.precision = precision
+        self.n_jobs = n_jobs
         self.random_state = random_state
 
     # ------------------------------------------------------- nested architecture parameters
@@ -535,7 +545,11 @@ class KerasClassifierBase(LabelEncodingMixin, PicklesKerasModel, ClassifierMixin
         else:
             loss = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
         optimizer = _OPTIMIZERS[self.optimizer](self._learning_rate(steps_per_epoch))
-        model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"], jit_compile=False,
+        # TensorFlow: a graph without XLA (XLA's compile time does not pay on these small CPU steps).
+        # JAX and the others: their compiler, without which every op of a step runs on its own
+        # (seen on a GPU: 780 ms a step instead of milliseconds).
+        jit = False if keras.backend.backend() == "tensorflow" else "auto"
+        model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"], jit_compile=jit,
                       run_eagerly=self.run_eagerly)
 
     def _callbacks(self, has_validation):
@@ -568,7 +582,7 @@ class KerasClassifierBase(LabelEncodingMixin, PicklesKerasModel, ClassifierMixin
         batch_targets : callable, default=None
             Rewrites the targets of every training batch: called as
             ``batch_targets(X_batch, Y_batch)`` on TensorFlow tensors inside the
-            ``tf.data`` graph, with the network's input (after augmentation, front end
+            ``tf.data`` graph (on NumPy arrays with another Keras backend), with the network's input (after augmentation, front end
             and mixup) and the one-hot or indicator targets, it returns targets of
             the same shape. Its optional attributes: ``check(estimator, X)``, called
             before training with this classifier (``classes_`` and front end
@@ -659,10 +673,12 @@ class KerasClassifierBase(LabelEncodingMixin, PicklesKerasModel, ClassifierMixin
                 callbacks.append(checkpoint)
             if state is None or not state["complete"]:
                 batches.first_epoch = initial_epoch
+                data, data_callbacks = batches.dataset(feature_shape, batch_targets, input_workers(self.n_jobs))
                 logs = model.fit(
-                    batches.dataset(feature_shape, batch_targets),
+                    data,
                     steps_per_epoch=batches.steps_per_epoch, epochs=self.epochs, initial_epoch=initial_epoch,
-                    validation_data=validation, validation_batch_size=self.batch_size, callbacks=callbacks,
+                    validation_data=validation, validation_batch_size=self.batch_size,
+                    callbacks=data_callbacks + callbacks,
                     verbose=self.verbose, shuffle=False,  # TrainingBatches shuffles, reproducibly
                 ).history
                 history = checkpoint.history if checkpoint is not None else {
