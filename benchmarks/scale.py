@@ -1,6 +1,7 @@
 """Speech Commands at full size on one machine: load, one epoch's training, export.
 
-    python benchmarks/scale.py --n-clips 105000 [--steps 40] [--jobs 2] [--precision float32] [--out scale.json]
+    python benchmarks/scale.py --n-clips 105000 [--steps 40] [--jobs 2] [--precision float32[,mixed_bfloat16]]
+        [--n-jobs none[,-1]] [--out scale.json]
 
 Writes ``--n-clips`` one-second 16-bit FLAC clips in the dataset's standard layout
 (one folder per word, ``<speaker>_nohash_<n>.flac``, ``_background_noise_/``,
@@ -16,17 +17,24 @@ step's alone):
 1. **load**: ``load_speech_commands(root, labels="all", dtype="int16", n_jobs=J)``:
    wall time, peak RSS, the RSS before loading (interpreter + imports) and the int16
    array's size.
-2. **train**: the recommended network (:func:`sklkws.recipes.recommended_classifier`,
-   its per-batch waveform augmentation with the folder's background noise, SpecAugment)
-   fitted on the whole int16 set for one epoch cut after ``--steps`` batches (a
-   callback stops it: the epoch's memory is allocated before the first batch, so a cut
-   epoch shows the same peak as a full one). Reports clips/s over the steps after the
-   first two (graph tracing), with the network in ``--precision`` (a Keras dtype
-   policy), the share of the wall time spent in the tf.data input pipeline's Python
-   batch function (shuffle, augmentation, front end, SpecAugment),
-   peak RSS and peak RSS minus the int16 array, and whether TensorFlow saw a GPU.
-3. **export**: the fitted network as one int8 TFLite file
-   (:func:`sklkws.export.export_compact`, 200 calibration clips): time and bytes.
+2. **train**, once for each ``--precision`` and ``--n-jobs``: the recommended network
+   (:func:`sklkws.recipes.recommended_classifier`, its per-batch waveform augmentation
+   with the folder's background noise, SpecAugment) fitted on the whole int16 set for
+   one epoch cut after ``--steps`` batches (a callback stops it: the epoch's memory is
+   allocated before the first batch, so a cut epoch shows the same peak as a full one),
+   with the network in ``--precision`` (a Keras dtype policy) and the classifier's
+   ``n_jobs`` batches made at once. Reports clips/s and the step over the steps after the
+   first two (graph tracing, compilation); the time to make one batch (shuffle,
+   augmentation, front end, SpecAugment); the network's own step on one batch made in
+   advance, repeated (``compute_ms_per_batch``: the step when the input never keeps it
+   waiting), and so the share of the step spent waiting for input
+   (``input_wait_share``); peak RSS and peak RSS minus the int16 array; the Keras
+   backend and the accelerators it trains on.
+3. **export** (where TensorFlow is installed): the fitted network as one int8 TFLite
+   file (:func:`sklkws.export.export_compact`, 200 calibration clips): time and bytes.
+
+Any Keras backend: ``KERAS_BACKEND=jax`` measures training on a GPU machine that has
+JAX but no TensorFlow (the export is then skipped).
 
 The two CPU cores of the development machine are shared; run it with ``nice`` and
 read the times as "on a loaded machine". Prints one JSON object and writes it to
@@ -130,16 +138,30 @@ _TRAIN = _PRELUDE + """
 import os
 import numpy as np
 import keras
-import tensorflow as tf
 from sklkws.datasets import load_background_noise, load_speech_commands
 from sklkws.models import _data
 from sklkws.recipes import recommended_classifier
+
+def accelerators():
+    # The devices Keras's backend trains on, other than the CPU.
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+        return [d.name for d in tf.config.list_physical_devices("GPU")]
+    if backend == "jax":
+        import jax
+        return [str(d) for d in jax.devices() if d.platform != "cpu"]
+    if backend == "torch":
+        import torch
+        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return []
 
 X, y, groups = load_speech_commands({data!r}, labels="all", dtype="int16", n_jobs={jobs})
 noise = load_background_noise({data!r})
 after_load = rss_mb()
 
-# Time spent in the input pipeline's Python batch function (it runs in tf.data's threads).
+# Time spent making each batch (shuffle, augmentation, front end, SpecAugment), in whichever
+# thread makes it: with n_jobs > 1 several run at once, so their sum may exceed the wall time.
 spent = []
 original = _data.TrainingBatches.__getitem__
 def timed(self, index):
@@ -160,31 +182,53 @@ class Stop(keras.callbacks.Callback):
 
 stop = Stop({steps})
 clf = recommended_classifier(epochs=1, background_noise=noise, callbacks=[stop], precision={precision!r},
-                             random_state=0)
+                             n_jobs={n_jobs!r}, random_state=0)
 t0 = time.perf_counter()
 clf.fit(X, y)
 fit_s = time.perf_counter() - t0
 ends = np.array(stop.ends)
 timed_steps = len(ends) - 2
-clips_per_s = timed_steps * clf.batch_size / (ends[-1] - ends[1])
-input_s = float(np.sum(spent[2:len(ends)]))
+step_s = (ends[-1] - ends[1]) / timed_steps
+n_made = max(1, len(spent) - 2)
 peak = rss_mb()
 
-from sklkws.export import export_compact
-path = os.path.join({workdir!r}, "scale.tflite")
-t0 = time.perf_counter()
-export_compact(clf, path, quantize="int8", representative_data=X[:: max(1, len(X) // 200)][:200], check=False,
-               verbose=False)
-export_s = time.perf_counter() - t0
-print(json.dumps(dict(
-    steps=len(ends), precision=clf.precision, batch_size=clf.batch_size, clips_per_s=clips_per_s,
-    fit_s=fit_s,
-    input_share=input_s / (ends[-1] - ends[1]), input_ms_per_batch=1e3 * input_s / timed_steps,
-    step_ms=1e3 * (ends[-1] - ends[1]) / timed_steps,
-    gpus=[d.name for d in tf.config.list_physical_devices("GPU")],
+# The same network's step on one batch already made, repeated: what the accelerator (or CPU) needs
+# per batch when the input never keeps it waiting. The difference to the step above is the wait.
+batches = _data.TrainingBatches(X, np.eye(len(clf.classes_), dtype=np.float32)[np.searchsorted(clf.classes_, y)],
+                                np.ones(len(X), np.float32), rows=np.arange(len(X)), batch_size=clf.batch_size,
+                                seed=0, normalize=clf.normalizer_.transform, augment=clf.augment,
+                                transform=clf.frontend_.transform, feature_augment=clf.feature_augment)
+Xb, Yb, wb = original(batches, 0)
+for _ in range(3):
+    clf.model_.train_on_batch(Xb, Yb, sample_weight=wb)
+times = []
+for _ in range(30):
+    t = time.perf_counter()
+    clf.model_.train_on_batch(Xb, Yb, sample_weight=wb)
+    times.append(time.perf_counter() - t)
+compute_s = float(np.median(times))
+
+result = dict(
+    steps=len(ends), backend=keras.backend.backend(), accelerators=accelerators(), precision=clf.precision,
+    n_jobs=clf.n_jobs, input_workers=_data.input_workers(clf.n_jobs), batch_size=clf.batch_size,
+    clips_per_s=clf.batch_size / step_s, fit_s=fit_s, step_ms=1e3 * step_s,
+    input_ms_per_batch=1e3 * float(np.sum(spent[2:])) / n_made,
+    compute_ms_per_batch=1e3 * compute_s, input_wait_share=max(0.0, 1.0 - compute_s / step_s),
     rss_after_load_mb=after_load, peak_rss_mb=peak, int16_mb=X.nbytes / 2**20,
-    peak_minus_int16_mb=peak - X.nbytes / 2**20, export_s=export_s, export_bytes=os.path.getsize(path),
-)))
+    peak_minus_int16_mb=peak - X.nbytes / 2**20,
+)
+try:
+    import tensorflow  # noqa: F401  (the TFLite converter)
+except ImportError:
+    result["export"] = "skipped: TensorFlow is not installed here"
+else:
+    from sklkws.export import export_compact
+    path = os.path.join({workdir!r}, "scale.tflite")
+    t0 = time.perf_counter()
+    export_compact(clf, path, quantize="int8", representative_data=X[:: max(1, len(X) // 200)][:200],
+                   check=False, verbose=False)
+    result.update(export_s=time.perf_counter() - t0, export_bytes=os.path.getsize(path))
+print(json.dumps(result))
 """
 
 
@@ -196,6 +240,11 @@ def _child(code, timeout):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _save(result, path):
+    if path:
+        Path(path).write_text(json.dumps(result, indent=2) + "\n")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-clips", type=int, required=True, help="clips to write (the full v0.02 set: 105000)")
@@ -204,12 +253,23 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=2, help="threads writing and decoding files")
     parser.add_argument("--workdir", default=None, help="where the temporary folder goes (default: $TMPDIR)")
     parser.add_argument("--no-train", action="store_true", help="only write and load")
-    parser.add_argument("--precision", default="float32", choices=("float32", "mixed_float16", "mixed_bfloat16"),
-                        help="the network's Keras dtype policy (mixed: for GPUs; slower on most CPUs)")
+    parser.add_argument("--precision", default="float32",
+                        help="the network's Keras dtype policy: float32, mixed_float16 or mixed_bfloat16 (mixed: for "
+                             "GPUs; slower on most CPUs); several, comma-separated, train once each")
+    parser.add_argument("--n-jobs", default="none",
+                        help="the classifier's n_jobs (batches made at once): none, a count or -1 for every core; "
+                             "several, comma-separated, train once each")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args(argv)
     if args.n_clips < 1 or args.steps < 4:
         parser.error("--n-clips must be >= 1 and --steps >= 4")
+    precisions = args.precision.split(",")
+    if not set(precisions) <= {"float32", "mixed_float16", "mixed_bfloat16"}:
+        parser.error(f"--precision: float32, mixed_float16 or mixed_bfloat16, got {args.precision!r}")
+    try:
+        n_jobs = [None if v.strip().lower() == "none" else int(v) for v in args.n_jobs.split(",")]
+    except ValueError:
+        parser.error(f"--n-jobs: none or integers, comma-separated, got {args.n_jobs!r}")
 
     tmp = Path(tempfile.mkdtemp(prefix="sklkws-scale-", dir=args.workdir))
     try:
@@ -217,17 +277,20 @@ def main(argv=None):
         write_s, flac_bytes = write_dataset(root, args.n_clips, data=args.data, jobs=args.jobs)
         result = dict(n_clips=args.n_clips, write_s=write_s, flac_mb=flac_bytes / 2**20, jobs=args.jobs,
                       date=time.strftime("%Y-%m-%d"))
-        fmt = dict(root=str(ROOT), data=str(root), jobs=args.jobs, steps=args.steps, workdir=str(tmp),
-                   precision=args.precision)
+        fmt = dict(root=str(ROOT), data=str(root), jobs=args.jobs, steps=args.steps, workdir=str(tmp))
         result["load"] = _child(_LOAD.format(**fmt), timeout=3600)
+        _save(result, args.out)
         if not args.no_train:
-            result["train"] = _child(_TRAIN.format(**fmt), timeout=3600)
+            runs = []
+            for precision in precisions:
+                for jobs in n_jobs:
+                    runs.append(_child(_TRAIN.format(**fmt, precision=precision, n_jobs=jobs), timeout=3600))
+                    result["train"] = runs[0] if len(runs) == 1 else runs
+                    _save(result, args.out)  # a run cut short keeps the finished steps
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+    _save(result, args.out)
+    print(json.dumps(result, indent=2))
     return result
 
 
