@@ -532,3 +532,25 @@ def test_real_background_noise_on_real_words(speech_commands_dir):
     assert snr.min() >= 5 - 1e-3 and snr.max() <= 15 + 1e-3
     out = chain.augment(X, random_state=0)
     assert out.shape == X.shape and out.dtype == np.float32 and np.isfinite(out).all()
+
+
+def test_recordings_are_checked_once_not_on_every_batch(monkeypatch):
+    # The check reads every sample (NaN, inf): 25.6 MB of Speech Commands' backgrounds on
+    # every training batch cost about a tenth of the batch; it belongs at the door.
+    calls = []
+    original = AddNoise._recordings
+
+    def counted(self):
+        calls.append(1)
+        return original(self)
+
+    monkeypatch.setattr(AddNoise, "_recordings", counted)
+    rng = np.random.default_rng(0)
+    step = AddNoise({"hum": rng.standard_normal(40000).astype(np.float32)}, snr_db=10.0)
+    X = rng.standard_normal((8, 1600)).astype(np.float32)
+    outputs = [step.augment(X, random_state=seed) for seed in range(6)]
+    assert len(calls) <= 2
+    assert not np.array_equal(outputs[0], outputs[1])  # still a fresh draw per batch
+    step.set_params(noise={"hum": np.full(40000, np.nan, dtype=np.float32)})
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        step.augment(X, random_state=0)

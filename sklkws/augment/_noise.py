@@ -185,16 +185,20 @@ class AddNoise(BaseAugmenter):
 
     def _prepare(self, X, rng):
         n, clip_len = X.shape
-        recs = self._recordings()
-        if recs is None:
+        noise = self.noise
+        if isinstance(noise, str):
+            self._recordings()  # a colour, or the "dropped" error
             size = min(max(n * clip_len // _BANK_RATIO, _BANK_MIN_CLIPS * clip_len), _BANK_MAX)
             size = _next_pow2(max(size, _BANK_MIN_CLIPS * clip_len))
-            return _Bank([coloured_noise(size, self.noise, rng, sample_rate=self.sample_rate)], clip_len)
-        # Recordings are fixed: reuse the concatenated bank across calls.
-        key = (id(self.noise), tuple(len(r) for r in recs), clip_len)
+            return _Bank([coloured_noise(size, noise, rng, sample_rate=self.sample_rate)], clip_len)
+        # Recordings are fixed: the concatenated bank is reused across calls, and the
+        # recordings are checked (a pass over every sample for NaN) only when it is built,
+        # not on every training batch.
+        recs = list(noise.values()) if isinstance(noise, dict) else noise
+        key = (id(noise), tuple(map(np.size, recs)) if isinstance(recs, (list, tuple)) else None, clip_len)
         cache = getattr(self, "_bank_cache", None)
         if cache is None or cache[0] != key:
-            cache = (key, _Bank(recs, clip_len))
+            cache = (key, _Bank(self._recordings(), clip_len))
             self._bank_cache = cache
         return cache[1]
 
