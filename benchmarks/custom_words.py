@@ -2,7 +2,7 @@
 
     python benchmarks/custom_words.py --data DIR [--folds 3] [--run-folds 1] [--epochs 30]
         [--n-per-word 120] [--shots 5,10,25] [--conditions synthetic,fewshot,all] [--out FILE.json]
-        [--frontends scratch,embedding] [--recording-copies 0] [--random-state 0]
+        [--frontends scratch,embedding] [--head mlp] [--recording-copies 0] [--random-state 0]
 
 ``--data`` is a Speech Commands folder (12 classes). Its speakers are split with
 ``GroupKFold(--folds)``; for each of the first ``--run-folds`` folds the held-out
@@ -11,7 +11,7 @@ Each row is trained with each of ``--frontends``: ``scratch`` is
 :func:`sklkws.custom_words.small_spotter_pipeline` (log-mels and a TC-ResNet trained from
 scratch, ``--epochs``, ``--random-state``), ``embedding`` is
 :func:`sklkws.custom_words.embedding_spotter_pipeline` (the pretrained speech_embedding
-and a linear head), so within a front end the rows differ only in their training clips:
+and ``--head``: one hidden ReLU layer or a logistic regression), so within a front end the rows differ only in their training clips:
 
 1. ``synthetic``: synthetic clips only (:func:`~sklkws.datasets.make_synthetic_commands`,
    ``--n-per-word``, mixed with the folder's ``_background_noise_``), no real clip;
@@ -43,10 +43,10 @@ def _shots(y, train, k, rng):
     return np.concatenate(picked)
 
 
-def _fit_score(X_train, y_train, X_test, y_test, epochs, seed, frontend="scratch"):
+def _fit_score(X_train, y_train, X_test, y_test, epochs, seed, frontend="scratch", head="mlp"):
     t0 = time.perf_counter()
     if frontend == "embedding":
-        model = embedding_spotter_pipeline().fit(X_train, y_train)
+        model = embedding_spotter_pipeline(head=head, random_state=seed).fit(X_train, y_train)
     else:
         model = small_spotter_pipeline(epochs=epochs, random_state=seed).fit(X_train, y_train)
     return float(np.mean(model.predict(X_test) == y_test)), time.perf_counter() - t0
@@ -63,7 +63,9 @@ def main(argv=None):
     parser.add_argument("--conditions", default="synthetic,fewshot,all")
     parser.add_argument("--out", help="write the results as JSON")
     parser.add_argument("--frontends", default="scratch,embedding",
-                        help="scratch (TC-ResNet from scratch) and/or embedding (speech_embedding + linear head)")
+                        help="scratch (TC-ResNet from scratch) and/or embedding (speech_embedding + --head)")
+    parser.add_argument("--head", choices=("mlp", "linear"), default="mlp",
+                        help="the embedding front end's head (embedding_spotter_pipeline)")
     parser.add_argument("--recording-copies", type=int, default=0,
                         help="augmented copies of each few-shot real clip (augment_recordings; default 0)")
     parser.add_argument("--random-state", type=int, default=0)
@@ -105,7 +107,7 @@ def main(argv=None):
         for name, X_train, y_train in runs:
             for frontend in frontends:
                 accuracy, seconds = _fit_score(X_train, y_train, X[test], y[test], args.epochs, args.random_state,
-                                               frontend)
+                                               frontend, args.head)
                 rows.append({"fold": fold, "training": name, "frontend": frontend, "n_train": int(len(X_train)),
                              "accuracy": accuracy, "seconds": round(seconds, 1)})
                 print(f"fold {fold + 1}  {name:<28} {frontend:<9} {len(X_train):>6} clips  accuracy {accuracy:.3f}  "

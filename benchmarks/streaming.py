@@ -131,7 +131,7 @@ def main(argv=None):
     parser.add_argument("--negatives", required=True)
     parser.add_argument("--model", help="a saved joblib pipeline or .tflite to evaluate instead of training")
     parser.add_argument("--frontend", choices=("recipe", "embedding"), default="recipe",
-                        help="recipe: the recommended pipeline; embedding: speech_embedding + a linear head "
+                        help="recipe: the recommended pipeline; embedding: speech_embedding + its default MLP head "
                              "(sklkws.custom_words.embedding_spotter_pipeline), run by onnxruntime")
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--members", type=int, default=1)

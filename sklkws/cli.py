@@ -227,7 +227,9 @@ def build_parser():
                                                  "with --frontend embedding, a .joblib file")
     p.add_argument("--frontend", choices=("scratch", "embedding"), default="scratch",
                    help="scratch: a TC-ResNet trained here, one .tflite; embedding: the pretrained speech_embedding "
-                        "and a linear head, far more accurate from synthetic speech (device: onnxruntime)")
+                        "and a small head, far more accurate from synthetic speech (device: onnxruntime)")
+    p.add_argument("--head", choices=("mlp", "linear"), default="mlp",
+                   help="with --frontend embedding: one hidden ReLU layer (default) or a logistic regression")
     p.add_argument("--recordings", help="optional folder with one sub-folder of real clips per word "
                                         "(hey_sheila/*.wav), 16 kHz")
     p.add_argument("--recording-copies", type=int, default=None,

@@ -63,12 +63,12 @@ def test_missing_model_says_how_to_install(tmp_path):
         SpeechEmbedding(model_path=tmp_path / "nothing.onnx").fit(np.zeros((1, 16000), dtype=np.float32))
 
 
-@pytest.fixture(scope="module")
-def fitted():
+@pytest.fixture(scope="module", params=["linear", "mlp"])
+def fitted(request):
     from sklkws.custom_words import embedding_spotter_pipeline
 
     X, y = make_tones(120, np.random.default_rng(2), {"low": 400.0, "mid": 1200.0, "high": 3000.0})
-    return embedding_spotter_pipeline().fit(X[:80], y[:80]), X[80:], y[80:]
+    return embedding_spotter_pipeline(head=request.param, hidden_units=16).fit(X[:80], y[:80]), X[80:], y[80:]
 
 
 def test_device_form_gives_the_pipeline_probabilities(fitted):
@@ -107,5 +107,34 @@ def test_device_form_refuses_other_pipelines():
 
     from sklkws.export import to_embedding_classifier
 
-    with pytest.raises(ValueError, match="SpeechEmbedding -> \\[StandardScaler ->\\] LogisticRegression"):
+    with pytest.raises(ValueError, match="SpeechEmbedding -> \\[StandardScaler ->\\] LogisticRegression or MLP"):
         to_embedding_classifier(make_pipeline(StandardScaler(), LogisticRegression()))
+
+
+def test_device_form_refuses_an_mlp_head_it_cannot_run():
+    from sklearn.neural_network import MLPClassifier
+
+    from sklkws.custom_words import embedding_spotter_pipeline
+    from sklkws.export import to_embedding_classifier
+
+    X, y = make_tones(30, np.random.default_rng(3), {"low": 400.0, "mid": 1200.0, "high": 3000.0})
+    pipeline = embedding_spotter_pipeline(head="mlp")
+    pipeline.steps[-1] = ("mlpclassifier", MLPClassifier((8,), activation="tanh", max_iter=50, random_state=0))
+    with pytest.raises(ValueError, match="ReLU hidden layers; the MLPClassifier uses 'tanh'"):
+        to_embedding_classifier(pipeline.fit(X, y))
+    with pytest.raises(ValueError, match="head must be 'linear' or 'mlp'"):
+        embedding_spotter_pipeline(head="forest")
+
+
+@pytest.mark.parametrize("fitted", ["linear"], indirect=True)
+def test_device_form_saved_before_hidden_layers_still_loads(fitted):
+    # Pickles of the linear-only EmbeddingClassifier have no "hidden" attribute.
+    from sklkws.export import to_embedding_classifier
+
+    pipeline, X, _ = fitted
+    device = to_embedding_classifier(pipeline)
+    state = device.__getstate__()
+    del state["hidden"]
+    old = object.__new__(type(device))
+    old.__setstate__(state)
+    np.testing.assert_array_equal(old.predict_proba(X), device.predict_proba(X))

@@ -4,9 +4,9 @@ The speech_embedding model is an ONNX graph (see :mod:`sklkws.frontend._embeddin
 it reaches the device as itself, run by onnxruntime (wheels for aarch64 on PyPI),
 not converted into the LiteRT file. :func:`embed` is the one definition of how a
 batch of clips is padded and embedded, used by the training-side transformer too;
-:class:`EmbeddingClassifier` adds the fitted linear head (standardisation,
-logistic regression) as numpy arrays, so a ``joblib.dump`` of it loads on a
-Raspberry Pi with numpy, joblib and onnxruntime only.
+:class:`EmbeddingClassifier` adds the fitted head (standardisation, then a
+logistic regression or a small ReLU network) as numpy arrays, so a ``joblib.dump``
+of it loads on a Raspberry Pi with numpy, joblib and onnxruntime only.
 """
 
 import numpy as np
@@ -70,7 +70,9 @@ class EmbeddingClassifier:
     classes : array-like of shape (n_classes,)
     mean, scale : ndarray of shape (n_features,)
         The head's standardisation.
-    coef : ndarray of shape (n_classes, n_features)
+    coef : ndarray of shape (n_classes, n_inputs)
+        The output layer (softmax); ``n_inputs`` is ``n_features`` without hidden
+        layers, else the last hidden layer's width.
     intercept : ndarray of shape (n_classes,)
     n_samples : int
         Clip length the head was trained on (16 kHz samples).
@@ -78,6 +80,10 @@ class EmbeddingClassifier:
         Seconds of zeros on each side of a clip before embedding.
     num_threads : int, default=1
     batch_size : int, default=64
+    hidden : sequence of (weights, bias), default=()
+        Hidden layers between the standardisation and the output layer, each
+        ``relu(h @ weights + bias)`` with ``weights`` of shape ``(n_in, n_out)``: the
+        layers of an :class:`~sklearn.neural_network.MLPClassifier` head.
 
     Examples
     --------
@@ -87,25 +93,36 @@ class EmbeddingClassifier:
     """
 
     def __init__(self, model, classes, mean, scale, coef, intercept, n_samples, pad, *, num_threads=1,
-                 batch_size=64):
+                 batch_size=64, hidden=()):
         self.model = bytes(model)
         self.classes_ = np.asarray(classes)
         self.mean, self.scale = np.asarray(mean, np.float32), np.asarray(scale, np.float32)
         self.coef, self.intercept = np.asarray(coef, np.float32), np.asarray(intercept, np.float32)
+        self.hidden = [(np.asarray(w, np.float32), np.asarray(b, np.float32)) for w, b in hidden]
         self.n_samples_, self.pad = int(n_samples), float(pad)
         self.num_threads, self.batch_size = int(num_threads), int(batch_size)
         self.sample_rate_ = EMBEDDING_RATE
         n_features = n_embeddings(self.n_samples_, self.pad) * EMBEDDING_DIM
-        if self.coef.shape != (len(self.classes_), n_features) or self.mean.shape != (n_features,):
-            raise ValueError(f"The head takes {self.coef.shape[-1]} features but clips of {self.n_samples_} samples "
-                             f"give {n_features}: build it with to_embedding_classifier from the fitted pipeline.")
+        widths = [n_features] + [w.shape[1] for w, _ in self.hidden]
+        shapes_fit = self.mean.shape == (n_features,) and self.coef.shape == (len(self.classes_), widths[-1]) and all(
+            w.shape == (n_in, len(b)) for (w, b), n_in in zip(self.hidden, widths))
+        if not shapes_fit:
+            raise ValueError(f"The head's layers do not chain from the {n_features} features that clips of "
+                             f"{self.n_samples_} samples give to {len(self.classes_)} classes: build it with "
+                             "to_embedding_classifier from the fitted pipeline.")
         self._session = None
+
+    def __setstate__(self, state):
+        state.setdefault("hidden", [])  # saved before heads could have hidden layers
+        self.__dict__.update(state)
 
     def _scores(self, X):
         if self._session is None:
             self._session = embedding_session(self.model, self.num_threads)
-        features = embed(self._session, X, self.pad).reshape(len(X), -1)
-        logits = ((features - self.mean) / self.scale) @ self.coef.T + self.intercept
+        h = (embed(self._session, X, self.pad).reshape(len(X), -1) - self.mean) / self.scale
+        for weights, bias in self.hidden:
+            h = np.maximum(h @ weights + bias, 0.0)
+        logits = h @ self.coef.T + self.intercept
         logits -= logits.max(axis=1, keepdims=True)  # softmax, as LogisticRegression's multinomial predict_proba
         np.exp(logits, out=logits)
         return logits / logits.sum(axis=1, keepdims=True)
