@@ -174,7 +174,9 @@ def recommended_pipeline(
         n_members`` for equal networks that differ only in their seed.
     distill : bool, default=False
         Distil the vote into one network of the same recipe (needs ``n_members >= 1``;
-        costs one more training).
+        costs one more training). The teachers must see the student's features, so
+        the default members then all take the shared ``n_mels`` (the third keeps its
+        architecture without the stem, not its 64 bands).
     teacher_weight : float, default=0.5
         Weight of the vote's probabilities in the distilled network's targets (0.8
         gave students below the same network trained alone in the benchmark).
@@ -215,6 +217,8 @@ def recommended_pipeline(
     >>> student = small[-1].student
     >>> type(small[-1]).__name__, student.arch_params["width"], student.arch_params["stem2d"]
     ('DistilledClassifier', 1.5, 0)
+    >>> [net.frontend.n_mels for _, net in small[-1].teacher.estimators]
+    [40, 40, 40]
     """
     if isinstance(n_members, bool) or not isinstance(n_members, int) or n_members < 1:
         raise ValueError(f"n_members must be a positive integer, got {n_members!r}.")
@@ -222,6 +226,8 @@ def recommended_pipeline(
         recommended = params.get("arch") in (None, RECOMMENDED_ARCH[0])
         member_params = [RECOMMENDED_MEMBERS[i] if recommended and i < len(RECOMMENDED_MEMBERS) else {}
                          for i in range(n_members)]
+        if distill:  # a teacher must see the student's features: every member on the shared log-mels
+            member_params = [{k: v for k, v in extra.items() if k != "n_mels"} for extra in member_params]
     member_params = list(member_params)
     if len(member_params) != n_members or not all(isinstance(extra, dict) for extra in member_params):
         raise ValueError(f"member_params must be a list of n_members={n_members} dicts, got {member_params!r}.")

@@ -126,6 +126,41 @@ def test_teacher_must_see_what_the_student_sees():
         DistilledClassifier(teacher, LogisticRegression()).fit(X, y)
 
 
+class _Trained(keras.callbacks.Callback):
+    calls = 0
+
+    def on_train_begin(self, logs=None):
+        type(self).calls += 1
+
+
+def test_a_teacher_that_sees_other_features_is_refused_before_anything_trains():
+    # Found with the recommended vote, whose third member reads 64 log-mel bands: the
+    # mismatch surfaced after the three teachers had trained (about half an hour on 2 cores).
+    X, y = _tones(4, n_samples=1600)
+    mel = dict(arch="tcresnet", arch_params={"width": 0.25}, callbacks=[_Trained()], **TINY)
+    student = KerasResNetClassifier(frontend=MelFeatures(n_fft=128, hop_length=64, n_mels=8), **mel)
+    wide = KerasResNetClassifier(frontend=MelFeatures(n_fft=128, hop_length=64, n_mels=12), **mel)
+    vote = VotingClassifier([("same", clone(student)), ("wide", wide)], voting="soft")
+    _Trained.calls = 0
+    with pytest.raises(ValueError, match=r"teacher 1 \(KerasResNetClassifier\)'s front end gives other features"):
+        DistilledClassifier(vote, student).fit(X, y)
+    assert _Trained.calls == 0
+
+
+def test_the_distilled_recipe_gives_every_teacher_the_students_log_mels():
+    from sklkws.recipes import recommended_pipeline
+
+    X, y = _tones(4, n_samples=16000)
+    model = recommended_pipeline(distill=True, student_params={"arch_params": {"width": 0.25, "stem2d": 0}},
+                                 arch_params={"width": 0.25}, epochs=1, batch_size=128, run_eagerly=True,
+                                 random_state=0)[-1]
+    teachers = [net for _, net in model.teacher.estimators]
+    assert [net.arch_params["stem2d"] for net in teachers] == [8, 8, 0]  # the members still differ
+    from sklkws.ensemble._distillation import _check_same_features
+
+    _check_same_features(teachers, model.student, X)  # no error: the same features
+
+
 def test_distillation_lives_on_the_ensemble_side():
     import sklkws.distillation
     import sklkws.ensemble

@@ -39,7 +39,11 @@ def test_equal_members_and_other_architectures_get_no_mix():
 def test_distilled_student_follows_the_shared_parameters_not_a_member():
     model = recommended_pipeline(distill=True, epochs=1, random_state=0)[-1]
     assert (model.student.arch_params["stem2d"], model.student.frontend.n_mels, model.student.random_state) == (8, 40, 3)
-    assert model.teacher.estimators[2][1].frontend.n_mels == 64
+    # The teachers must see the student's features: the third member keeps its architecture, not its 64 bands.
+    teachers = [net for _, net in model.teacher.estimators]
+    assert [(net.arch_params["stem2d"], net.frontend.n_mels) for net in teachers] == [(8, 40), (8, 40), (0, 40)]
+    vote = recommended_pipeline(epochs=1, random_state=0)[-1]
+    assert vote.estimators[2][1].frontend.n_mels == 64  # without distillation the vote is the recommended one
 
 
 @pytest.mark.parametrize("member_params", [[{}, {}], [{}, {}, "mixup"], [{}] * 4])

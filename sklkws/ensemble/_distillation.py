@@ -18,15 +18,44 @@ import keras
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.ensemble import VotingClassifier
+from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
 from .._compat import HasMethods, Interval
+from .._validation import as_float_audio
 from ..models import KerasClassifierBase
 from ..models._base import network_input
 from ..models._checkpoint import weights_digest
 from ..models._labels import LabelEncodingMixin
 
 __all__ = ["DistilledClassifier", "TeacherTargets"]
+
+
+def _front_end_features(classifier, X):
+    """What the network of an unfitted Keras classifier would see for clips ``X``: its normalizer and
+    front end (clones) fitted on ``X`` and applied, as in its ``fit`` (cheap: a few clips)."""
+    normalizer = None if classifier.normalizer is None else clone(classifier.normalizer).fit(X)
+    seen = X if normalizer is None else normalizer.transform(X)
+    frontend = None if classifier.frontend is None else clone(classifier.frontend).fit(seen)
+    if frontend is not None:
+        seen = frontend.transform(seen)
+    elif np.asarray(seen).dtype.kind == "i":
+        seen = as_float_audio(np.asarray(seen))
+    return np.asarray(seen, dtype=np.float32)
+
+
+def _check_same_features(members, student, X):
+    """Refuse, before anything is trained, teachers whose front end gives other features than the student's."""
+    clips = X[:4]
+    wanted = _front_end_features(student, clips)
+    for i, member in enumerate(members):
+        seen = _front_end_features(member, clips)
+        if seen.shape != wanted.shape or not np.allclose(seen, wanted, rtol=1e-4, atol=1e-4):
+            raise ValueError(
+                f"teacher {i} ({type(member).__name__})'s front end gives other features (shape {seen.shape[1:]}) "
+                f"than the student's (shape {wanted.shape[1:]}): a teacher must see what the student sees. Give "
+                "every teacher the student's normalizer and frontend (checked before anything is trained)."
+            )
 
 
 def _members(teacher):
@@ -234,7 +263,9 @@ class DistilledClassifier(LabelEncodingMixin, ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"DistilledClassifier's student must be an sklkws Keras classifier, got {type(self.student).__name__}."
             )
-        _members(self.teacher)  # before training anything
+        # Validated here, once: the feature check below reads its first clips before anything trains.
+        X = check_array(X, allow_nd=True, dtype=None)
+        _check_same_features(_members(self.teacher), self.student, X)
         codes = self._encode_targets(y)
         weights = {} if sample_weight is None else {"sample_weight": sample_weight}
         self.teacher_ = clone(self.teacher).fit(X, codes, **weights)
