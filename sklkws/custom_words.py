@@ -107,6 +107,11 @@ def _check_recordings(recordings, words, n_samples):
     return np.array(X, dtype=np.float32).reshape(-1, n_samples), np.array(y, dtype=object)
 
 
+def _noise_or_none(background_noise):
+    """``background_noise``, or None for an empty collection (generated noise then)."""
+    return background_noise if background_noise is None or len(background_noise) else None
+
+
 def augment_recordings(X, y, n_copies=30, *, background_noise=None, random_state=None):
     """A few real recordings and ``n_copies`` augmented copies of each.
 
@@ -148,7 +153,7 @@ def augment_recordings(X, y, n_copies=30, *, background_noise=None, random_state
     y = np.asarray(y)
     if n_copies == 0 or len(X) == 0:
         return X, y
-    noise = background_noise if background_noise is None or len(background_noise) else None
+    noise = _noise_or_none(background_noise)
     chain = AugmentChain([(SpeedPerturb((0.85, 1.15)), 0.8), *recommended_augmentation(noise).steps],
                          n_copies=n_copies, random_state=random_state)
     return chain.fit_resample(X, y)
@@ -198,7 +203,7 @@ def make_custom_dataset(words, *, n_per_word=120, recordings=None, speech=None, 
     from .datasets import make_synthetic_commands
 
     n_per_word = check_int(n_per_word, "n_per_word", 1)
-    noise = background_noise if background_noise is None or len(background_noise) else None
+    noise = _noise_or_none(background_noise)
     X, y, groups = make_synthetic_commands(words, n_per_word, noise=noise, random_state=random_state)
     words = tuple(w for w in np.unique(y) if w not in (SILENCE, UNKNOWN))
     n_samples = X.shape[1]
