@@ -2,7 +2,9 @@
 
 import pytest
 
-from sklkws.recipes import RECOMMENDED_ARCH, RECOMMENDED_MEMBERS, recommended_pipeline
+import numpy as np
+
+from sklkws.recipes import MICRO_STUDENT, RECOMMENDED_ARCH, RECOMMENDED_MEMBERS, recommended_classifier, recommended_pipeline
 
 
 def _members(pipe):
@@ -50,3 +52,18 @@ def test_distilled_student_follows_the_shared_parameters_not_a_member():
 def test_member_lists_of_the_wrong_length_or_type_are_refused(member_params):
     with pytest.raises(ValueError, match="member_params must be a list of n_members=3 dicts"):
         recommended_pipeline(member_params=member_params)
+
+
+def test_the_micro_student_fits_the_micro_budget_int8(tmp_path):
+    """Size and compute do not depend on training: one epoch on noise stands in for the 240."""
+    from sklkws.export import export_compact
+
+    rng = np.random.default_rng(0)
+    X = (0.1 * rng.standard_normal((48, 16000))).astype(np.float32)
+    y = np.repeat([f"w{i}" for i in range(12)], 4)  # the speech task's 12 classes: the last layer's size
+    net = recommended_classifier(**{**MICRO_STUDENT, "epochs": 1}, random_state=0).fit(X, y)
+    assert MICRO_STUDENT["epochs"] == 240 and 130_000 < net.model_.count_params() < 150_000
+    report = export_compact(net, tmp_path / "micro.tflite", "int8", X, budget="micro", check=False,
+                            n_runs=3, verbose=False)
+    assert report["size_bytes"] <= 250_000, report
+    assert not [f for f in report["failures"] if "latency" in f or "bytes" in f], report["failures"]
