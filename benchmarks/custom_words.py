@@ -3,6 +3,7 @@
     python benchmarks/custom_words.py --data DIR [--folds 3] [--run-folds 1] [--epochs 30]
         [--n-per-word 120] [--shots 5,10,25] [--conditions synthetic,fewshot,all] [--out FILE.json]
         [--frontends scratch,embedding] [--head mlp] [--recording-copies 0] [--random-state 0]
+        [--speech DIR] [--n-speech N]
 
 ``--data`` is a Speech Commands folder (12 classes). Its speakers are split with
 ``GroupKFold(--folds)``; for each of the first ``--run-folds`` folds the held-out
@@ -23,6 +24,11 @@ With ``--recording-copies N`` the few-shot rows' real clips come with N augmente
 each (:func:`sklkws.custom_words.augment_recordings`, what ``sklkws train`` does with
 recordings), drawn once per row.
 
+With ``--speech DIR`` (keyword-free real speech, e.g. ``../shared/data/speech_negatives``:
+other speakers than the test folds') the synthetic clips come with ``--n-speech`` random
+1 s cuts of it as ``_unknown_`` (:func:`sklkws.custom_words.make_custom_dataset`, what
+``sklkws train --speech`` does), in every row that has the synthetic clips.
+
 Printed: one accuracy per row and fold, and the mean over the folds run.
 """
 
@@ -33,8 +39,9 @@ import time
 import numpy as np
 from sklearn.model_selection import GroupKFold
 
-from sklkws.custom_words import augment_recordings, embedding_spotter_pipeline, small_spotter_pipeline
-from sklkws.datasets import load_background_noise, load_speech_commands, make_synthetic_commands
+from sklkws.custom_words import (augment_recordings, embedding_spotter_pipeline, make_custom_dataset,
+                                  small_spotter_pipeline)
+from sklkws.datasets import COMMAND_WORDS, load_background_noise, load_speech_commands
 
 
 def _shots(y, train, k, rng):
@@ -69,6 +76,10 @@ def main(argv=None):
     parser.add_argument("--recording-copies", type=int, default=0,
                         help="augmented copies of each few-shot real clip (augment_recordings; default 0)")
     parser.add_argument("--random-state", type=int, default=0)
+    parser.add_argument("--speech", help="a folder of keyword-free real speech: cuts of it join the synthetic "
+                                         "_unknown_ clips")
+    parser.add_argument("--n-speech", type=int, default=None,
+                        help="cuts of --speech (default: --n-per-word, as sklkws train)")
     args = parser.parse_args(argv)
     frontends = [f for f in args.frontends.split(",") if f]
     if not frontends or set(frontends) - {"scratch", "embedding"}:
@@ -81,9 +92,19 @@ def main(argv=None):
 
     X, y, groups = load_speech_commands(args.data, n_jobs=-1)
     noise = load_background_noise(args.data)
-    X_syn, y_syn, _ = make_synthetic_commands(n_per_word=args.n_per_word, noise=noise or None,
-                                              random_state=args.random_state)
-    print(f"real: {len(X)} clips, {len(np.unique(groups))} speakers; synthetic: {len(X_syn)} clips; "
+    speech = None
+    if args.speech:
+        from sklkws.streaming import load_negative_audio
+
+        speech = load_negative_audio(args.speech)
+    # The custom-word recipe's training set without recordings: synthetic words, other words, noise
+    # (and cuts of real speech with --speech); the real clips join it per row below.
+    X_syn, y_syn, syn_groups = make_custom_dataset(COMMAND_WORDS, n_per_word=args.n_per_word, speech=speech,
+                                                   background_noise=noise, n_speech_unknown=args.n_speech,
+                                                   random_state=args.random_state)
+    n_cuts = int(np.sum(syn_groups == "speech"))
+    print(f"real: {len(X)} clips, {len(np.unique(groups))} speakers; synthetic: {len(X_syn) - n_cuts} clips"
+          f"{f' + {n_cuts} cuts of real speech' if n_cuts else ''}; "
           f"{args.epochs} epochs; folds {args.run_folds} of {args.folds}", flush=True)
     rows = []
     rng = np.random.default_rng(args.random_state)

@@ -103,6 +103,23 @@ def test_benchmark_script_runs_every_condition(tmp_path, capsys):
     assert "| synthetic only |" in capsys.readouterr().out
 
 
+def test_benchmark_adds_cuts_of_real_speech_to_the_synthetic_unknown(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    data = _folder(tmp_path / "sc", [f"{i:08x}" for i in range(4)], rng)
+    speech = tmp_path / "speech"
+    speech.mkdir()
+    sf.write(speech / "talk.wav", 0.1 * rng.standard_normal(3 * SR), SR, subtype="PCM_16")
+    spec = importlib.util.spec_from_file_location("custom_words_benchmark", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    args = ["--data", str(data), "--folds", "2", "--epochs", "1", "--n-per-word", "2", "--conditions", "synthetic",
+            "--frontends", "scratch"]
+    without = module.main(args)
+    with_cuts = module.main(args + ["--speech", str(speech), "--n-speech", "5"])
+    assert with_cuts[0]["n_train"] == without[0]["n_train"] + 5
+    assert "+ 5 cuts of real speech" in capsys.readouterr().out
+
+
 def test_train_command_with_the_embedding_front_end(tmp_path, capsys):
     require_speech_embedding()
     import joblib
