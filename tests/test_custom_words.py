@@ -83,11 +83,16 @@ def _folder(root, speakers, rng):
     return root
 
 
-def test_benchmark_script_runs_every_condition(tmp_path, capsys):
-    data = _folder(tmp_path / "sc", [f"{i:08x}" for i in range(4)], np.random.default_rng(0))
+def _benchmark():
     spec = importlib.util.spec_from_file_location("custom_words_benchmark", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_script_runs_every_condition(tmp_path, capsys):
+    data = _folder(tmp_path / "sc", [f"{i:08x}" for i in range(4)], np.random.default_rng(0))
+    module = _benchmark()
     out = tmp_path / "r.json"
     rows = module.main(["--data", str(data), "--folds", "2", "--epochs", "1", "--n-per-word", "2", "--shots", "1",
                         "--out", str(out)])
@@ -109,9 +114,7 @@ def test_benchmark_adds_cuts_of_real_speech_to_the_synthetic_unknown(tmp_path, c
     speech = tmp_path / "speech"
     speech.mkdir()
     sf.write(speech / "talk.wav", 0.1 * rng.standard_normal(3 * SR), SR, subtype="PCM_16")
-    spec = importlib.util.spec_from_file_location("custom_words_benchmark", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _benchmark()
     args = ["--data", str(data), "--folds", "2", "--epochs", "1", "--n-per-word", "2", "--conditions", "synthetic",
             "--frontends", "scratch"]
     without = module.main(args)
