@@ -139,7 +139,7 @@ def _override(params, extra):
 #: The ``micro`` budget's network (<= 250 KB int8, <= 20 ms est. Pi 3): the vote distilled into a
 #: TC-ResNet14 with the 2-D stem (140 k parameters), ``recommended_pipeline(distill=True,
 #: student_params=MICRO_STUDENT)``. It trains twice the members' epochs: the teacher's soft targets
-#: keep paying after 120 (docs/models.md, "Distillation").
+#: keep paying after 120 (docs/models.md, "Longer distillation").
 MICRO_STUDENT = {"epochs": 240, "arch_params": {"width": 1.0, "stem2d": 8}}
 
 

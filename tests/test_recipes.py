@@ -1,10 +1,10 @@
 """The recommended pipeline's members: what each one changes, and refused member lists."""
 
+import numpy as np
 import pytest
 
-import numpy as np
-
-from sklkws.recipes import MICRO_STUDENT, RECOMMENDED_ARCH, RECOMMENDED_MEMBERS, recommended_classifier, recommended_pipeline
+from sklkws.recipes import (MICRO_STUDENT, RECOMMENDED_ARCH, RECOMMENDED_MEMBERS, recommended_classifier,
+                            recommended_pipeline)
 
 
 def _members(pipe):
@@ -62,8 +62,8 @@ def test_the_micro_student_fits_the_micro_budget_int8(tmp_path):
     X = (0.1 * rng.standard_normal((48, 16000))).astype(np.float32)
     y = np.repeat([f"w{i}" for i in range(12)], 4)  # the speech task's 12 classes: the last layer's size
     net = recommended_classifier(**{**MICRO_STUDENT, "epochs": 1}, random_state=0).fit(X, y)
-    assert MICRO_STUDENT["epochs"] == 240 and 130_000 < net.model_.count_params() < 150_000
+    assert 130_000 < net.model_.count_params() < 150_000
     report = export_compact(net, tmp_path / "micro.tflite", "int8", X, budget="micro", check=False,
                             n_runs=3, verbose=False)
     assert report["size_bytes"] <= 250_000, report
-    assert not [f for f in report["failures"] if "latency" in f or "bytes" in f], report["failures"]
+    assert report["failures"] == []  # size, estimated Pi 3 latency and int8: no parity clips are left
