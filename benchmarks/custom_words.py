@@ -3,7 +3,7 @@
     python benchmarks/custom_words.py --data DIR [--folds 3] [--run-folds 1] [--epochs 30]
         [--n-per-word 120] [--shots 5,10,25] [--conditions synthetic,fewshot,all] [--out FILE.json]
         [--frontends scratch,embedding] [--head mlp] [--recording-copies 0] [--random-state 0]
-        [--speech DIR] [--n-speech N]
+        [--speech DIR] [--n-speech N] [--tta SECONDS]
 
 ``--data`` is a Speech Commands folder (12 classes). Its speakers are split with
 ``GroupKFold(--folds)``; for each of the first ``--run-folds`` folds the held-out
@@ -29,6 +29,11 @@ other speakers than the test folds') the synthetic clips come with ``--n-speech`
 1 s cuts of it as ``_unknown_`` (:func:`sklkws.custom_words.make_custom_dataset`, what
 ``sklkws train --speech`` does), in every row that has the synthetic clips.
 
+With ``--tta 0.16,0.24`` every model is scored with test-time augmentation: its
+probabilities averaged over the clip and its copies shifted by each of those seconds
+earlier and later (zeros fill in; :class:`sklkws.ensemble.TTAClassifier` with one crop),
+here five views per clip.
+
 Printed: one accuracy per row and fold, and the mean over the folds run.
 """
 
@@ -42,6 +47,7 @@ from sklearn.model_selection import GroupKFold
 from sklkws.custom_words import (augment_recordings, embedding_spotter_pipeline, make_custom_dataset,
                                   small_spotter_pipeline)
 from sklkws.datasets import COMMAND_WORDS, load_background_noise, load_speech_commands
+from sklkws.ensemble import TTAClassifier
 
 
 def _shots(y, train, k, rng):
@@ -50,12 +56,23 @@ def _shots(y, train, k, rng):
     return np.concatenate(picked)
 
 
-def _fit_score(X_train, y_train, X_test, y_test, epochs, seed, frontend="scratch", head="mlp"):
+def tta_shifts(seconds, sample_rate=16000):
+    """``"0.16,0.24"`` -> sample shifts ``(-3840, -2560, 0, 2560, 3840)``; empty or None -> None."""
+    if not seconds:
+        return None
+    magnitudes = sorted({int(round(abs(float(s)) * sample_rate)) for s in seconds.split(",") if s} - {0})
+    return tuple([-m for m in reversed(magnitudes)] + [0] + magnitudes)
+
+
+def _fit_score(X_train, y_train, X_test, y_test, epochs, seed, frontend="scratch", head="mlp", shifts=None):
     t0 = time.perf_counter()
     if frontend == "embedding":
-        model = embedding_spotter_pipeline(head=head, random_state=seed).fit(X_train, y_train)
+        model = embedding_spotter_pipeline(head=head, random_state=seed)
     else:
-        model = small_spotter_pipeline(epochs=epochs, random_state=seed).fit(X_train, y_train)
+        model = small_spotter_pipeline(epochs=epochs, random_state=seed)
+    if shifts is not None:
+        model = TTAClassifier(model, n_crops=1, shifts=shifts, random_state=seed)
+    model.fit(X_train, y_train)
     return float(np.mean(model.predict(X_test) == y_test)), time.perf_counter() - t0
 
 
@@ -80,7 +97,10 @@ def main(argv=None):
                                          "_unknown_ clips")
     parser.add_argument("--n-speech", type=int, default=None,
                         help="cuts of --speech (default: --n-per-word, as sklkws train)")
+    parser.add_argument("--tta", help="seconds, comma-separated: score every model on the clip and its copies "
+                                      "shifted by each of them both ways (TTAClassifier)")
     args = parser.parse_args(argv)
+    shifts = tta_shifts(args.tta)
     frontends = [f for f in args.frontends.split(",") if f]
     if not frontends or set(frontends) - {"scratch", "embedding"}:
         parser.error(f"--frontends takes scratch and/or embedding, got {args.frontends!r}")
@@ -105,7 +125,8 @@ def main(argv=None):
     n_cuts = int(np.sum(syn_groups == "speech"))
     print(f"real: {len(X)} clips, {len(np.unique(groups))} speakers; synthetic: {len(X_syn) - n_cuts} clips"
           f"{f' + {n_cuts} cuts of real speech' if n_cuts else ''}; "
-          f"{args.epochs} epochs; folds {args.run_folds} of {args.folds}", flush=True)
+          f"{args.epochs} epochs; folds {args.run_folds} of {args.folds}"
+          f"{'' if shifts is None else f'; test-time shifts {list(shifts)} samples'}", flush=True)
     rows = []
     rng = np.random.default_rng(args.random_state)
     for fold, (train, test) in enumerate(GroupKFold(args.folds).split(X, y, groups)):
@@ -128,7 +149,7 @@ def main(argv=None):
         for name, X_train, y_train in runs:
             for frontend in frontends:
                 accuracy, seconds = _fit_score(X_train, y_train, X[test], y[test], args.epochs, args.random_state,
-                                               frontend, args.head)
+                                               frontend, args.head, shifts)
                 rows.append({"fold": fold, "training": name, "frontend": frontend, "n_train": int(len(X_train)),
                              "accuracy": accuracy, "seconds": round(seconds, 1)})
                 print(f"fold {fold + 1}  {name:<28} {frontend:<9} {len(X_train):>6} clips  accuracy {accuracy:.3f}  "

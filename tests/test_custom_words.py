@@ -123,6 +123,30 @@ def test_benchmark_adds_cuts_of_real_speech_to_the_synthetic_unknown(tmp_path, c
     assert "+ 5 cuts of real speech" in capsys.readouterr().out
 
 
+def test_benchmark_scores_every_model_on_shifted_copies_with_tta(tmp_path, capsys, monkeypatch):
+    module = _benchmark()
+    assert module.tta_shifts("0.16,0.24") == (-3840, -2560, 0, 2560, 3840)
+    assert module.tta_shifts("0.1,-0.1,0") == (-1600, 0, 1600)  # magnitudes, each both ways, once
+    assert module.tta_shifts(None) is None and module.tta_shifts("") is None
+    seen = []
+
+    class Spy(module.TTAClassifier):
+        def predict_proba(self, X):
+            seen.append(tuple(self.shifts_))
+            return super().predict_proba(X)
+
+    monkeypatch.setattr(module, "TTAClassifier", Spy)
+    data = _folder(tmp_path / "sc", [f"{i:08x}" for i in range(4)], np.random.default_rng(2))
+    args = ["--data", str(data), "--folds", "2", "--n-per-word", "2", "--conditions", "synthetic,all",
+            "--frontends", "embedding"]
+    plain = module.main(args)
+    assert seen == []
+    shifted = module.main(args + ["--tta", "0.1"])
+    assert seen == [(-1600, 0, 1600)] * len(shifted)  # every row's model, once per scoring
+    assert [r["n_train"] for r in shifted] == [r["n_train"] for r in plain]
+    assert "test-time shifts [-1600, 0, 1600] samples" in capsys.readouterr().out
+
+
 def test_train_command_with_the_embedding_front_end(tmp_path, capsys):
     require_speech_embedding()
     import joblib
