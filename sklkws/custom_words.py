@@ -310,6 +310,13 @@ def embedding_spotter_pipeline(*, head="mlp", C=0.1, hidden_units=256, alpha=1e-
         Raw 16 kHz clips in, labels out. Not exportable to one ``.tflite`` file: the
         embedding runs with onnxruntime (see ``docs/custom_words.md``).
 
+    See Also
+    --------
+    sklkws.ensemble.TTAClassifier : wrapped around this pipeline with ``n_crops=1`` and
+        ``shifts``, averages the head's probabilities over shifted copies of each clip;
+        worth doing where whole clips are classified (``docs/custom_words.md``), not in a
+        spotter, whose sliding windows already shift.
+
     Examples
     --------
     >>> [name for name, _ in embedding_spotter_pipeline().steps]
