@@ -31,8 +31,9 @@ other speakers than the test folds') the synthetic clips come with ``--n-speech`
 
 With ``--tta 0.16,0.24`` every model is scored with test-time augmentation: its
 probabilities averaged over the clip and its copies shifted by each of those seconds
-earlier and later (zeros fill in; :class:`sklkws.ensemble.TTAClassifier` with one crop),
-here five views per clip.
+earlier and later (zeros fill in; :class:`sklkws.ensemble.TTAClassifier` with one crop,
+which also places the content of a zero-padded training clip at random), here five views
+per clip.
 
 Printed: one accuracy per row and fold, and the mean over the folds run.
 """
