@@ -267,11 +267,18 @@ class StreamingResult:
         return "\n".join(lines)
 
     def summary(self):
-        """FRR at 0.5/1/2/5 FA/h, the amounts of audio and the RTF, as text."""
+        """FRR at 0.5/1/2/5 FA/h, the amounts of audio and the RTF, as text.
+
+        It also says what one false alarm weighs: with less than an hour of negatives
+        one alarm is more than 1 FA/h, so the FRR at 1 FA/h is set by the single
+        highest-scoring false alarm, and two runs can differ by many points there.
+        """
         points = ", ".join(f"{fa:g} FA/h: " + ("not reached" if np.isnan(v) else f"{100 * v:.1f} %")
                            for fa, v in zip(FA_POINTS, np.atleast_1d(self.frr_at(FA_POINTS))))
+        one = f" (one false alarm is {1.0 / self.negative_hours:.2f} FA/h)" if self.negative_hours > 0 else ""
         return (f"{self.n_keywords} keywords in {self.positive_hours:.3f} h of positive streams, "
-                f"{self.negative_hours:.3f} h of negatives; tolerance {self.tolerance:g} s; RTF {self.rtf:.4f}\n"
+                f"{self.negative_hours:.3f} h of negatives{one}; tolerance {self.tolerance:g} s; "
+                f"RTF {self.rtf:.4f}\n"
                 f"FRR at {points}")
 
     def __repr__(self):

@@ -139,6 +139,7 @@ def test_evaluation_is_one_pass_and_counts_right():
     assert result.negative_hours == pytest.approx(hours) and result.rtf > 0
     assert (result.n_wrong == 0).all() and (result.n_insertions == 0).all()
     assert "| 0.500 | 0.0 % |" in result.table()
+    assert "0.008 h of negatives (one false alarm is 120.00 FA/h)" in result.summary()
 
 
 def test_tolerance_and_wrong_keywords():
