@@ -101,7 +101,10 @@ def main(argv=None):
     parser.add_argument("--tta", help="seconds, comma-separated: score every model on the clip and its copies "
                                       "shifted by each of them both ways (TTAClassifier)")
     args = parser.parse_args(argv)
-    shifts = tta_shifts(args.tta)
+    try:
+        shifts = tta_shifts(args.tta)
+    except ValueError:
+        parser.error(f"--tta takes seconds separated by commas (e.g. 0.16,0.24), got {args.tta!r}")
     frontends = [f for f in args.frontends.split(",") if f]
     if not frontends or set(frontends) - {"scratch", "embedding"}:
         parser.error(f"--frontends takes scratch and/or embedding, got {args.frontends!r}")

@@ -124,6 +124,7 @@ def test_benchmark_adds_cuts_of_real_speech_to_the_synthetic_unknown(tmp_path, c
 
 
 def test_benchmark_scores_every_model_on_shifted_copies_with_tta(tmp_path, capsys, monkeypatch):
+    require_speech_embedding()
     module = _benchmark()
     assert module.tta_shifts("0.16,0.24") == (-3840, -2560, 0, 2560, 3840)
     assert module.tta_shifts("0.1,-0.1,0") == (-1600, 0, 1600)  # magnitudes, each both ways, once
@@ -145,6 +146,9 @@ def test_benchmark_scores_every_model_on_shifted_copies_with_tta(tmp_path, capsy
     assert seen == [(-1600, 0, 1600)] * len(shifted)  # every row's model, once per scoring
     assert [r["n_train"] for r in shifted] == [r["n_train"] for r in plain]
     assert "test-time shifts [-1600, 0, 1600] samples" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        module.main(args + ["--tta", "0.1,soon"])
+    assert "--tta takes seconds separated by commas" in capsys.readouterr().err
 
 
 def test_train_command_with_the_embedding_front_end(tmp_path, capsys):
