@@ -77,7 +77,7 @@ class _WindowFeaturesLayer(keras.layers.Layer):
         self.config, self.offset, self.normalized = dict(config), int(offset), bool(normalized)
         self._layer = MelFeaturesLayer(**self.config)
 
-    def call(self, frames, peak):
+    def call(self, frames, peak=None):
         S = frames[:, :, self.offset:self.offset + _power_bins(self.config)]
         if self.normalized:
             level = _maths.peak_level(peak, xp=ops)
@@ -161,8 +161,9 @@ class _StreamingBuilder(_GraphBuilder):
                 if self.probe:
                     x = None
                     continue
-                features = _WindowFeaturesLayer(config, offset, x.normalized, name=name)(
-                    self.frames_input, self.peak_input)
+                # The peak is an input only of a front end that normalises (else the graph has none).
+                peak = (self.peak_input,) if x.normalized else ()
+                features = _WindowFeaturesLayer(config, offset, x.normalized, name=name)(self.frames_input, *peak)
                 x = ops.reshape(features, (-1, features.shape[1] * features.shape[2])) if layer.flatten else features
                 continue
             if from_transformer(step, stft=self.stft) is None:  # changes nothing on device (PadOrCrop to length)
