@@ -390,6 +390,115 @@ def build_tcresnet(
     return keras.Model(inputs, _head(x, n_outputs, output_activation, dropout, l2), name="tcresnet")
 
 
+@register_architecture("tcresnet_stream")
+def build_tcresnet_stream(
+    input_shape, n_outputs, *, output_activation="softmax", l2=1e-4, dropout=0.0,
+    width=1.0, stem_filters=16, stage_filters=(24, 32, 48), kernel_size=5, dilations=(1, 2, 4), stem2d=0,
+    input_norm=True, bn_momentum=0.99,
+):
+    """A TC-ResNet that streams: dilated, unpadded temporal convolutions instead of strided ones.
+
+    The layout of :func:`build_tcresnet` (the mel bands are the channels, a kernel-3
+    stem, one residual block of two ``kernel_size`` convolutions per entry of
+    ``stage_filters``, global average pooling, one dense layer), changed so that every
+    output frame depends on a fixed span of input frames and on nothing else: no
+    padding ("valid" convolutions), no stride (block ``i`` dilates by ``dilations[i]``
+    to widen the receptive field instead), and each shortcut drops the oldest frames
+    its block's convolutions consumed (a right-aligned crop). The network's output is
+    then the mean over the last ``n_frames - receptive_field + 1`` frames of one
+    per-frame computation, so a streaming form that keeps the convolutions' recent
+    inputs as state (:func:`sklkws.export.build_stateful_step`) computes only the
+    frames of each new hop and gives the same probabilities as this whole-window model.
+    Feed it features that depend only on their own frame (``MelFeatures(center=False,
+    top_db=None)``, no peak normalisation) so that the front end streams too.
+
+    Parameters
+    ----------
+    input_shape : tuple
+        ``(n_bins, n_frames)``.
+    n_outputs : int
+    output_activation, l2, dropout
+        As in every builder; ``dropout`` is applied before the output layer.
+    width : float, default=1.0
+        Channel multiplier.
+    stem_filters : int, default=16
+    stage_filters : tuple of int, default=(24, 32, 48)
+        Channels of each residual block (times ``width``).
+    kernel_size : int, default=5
+    dilations : tuple of int, default=(1, 2, 4)
+        Dilation of each block's two convolutions, one per entry of ``stage_filters``.
+        The receptive field is ``3 + sum(2 * (kernel_size - 1) * d)`` frames (59 by
+        default; 4 more with ``stem2d``) and must not exceed ``n_frames``.
+    stem2d : int, default=0
+        Channels of an optional 2-D stem as in :func:`build_tcresnet` (two 3x3
+        convolutions, each halving the bands, folded into the channels), unpadded in
+        time; 0 for none.
+    input_norm : bool, default=True
+        Standardise each frequency band first (a BatchNorm over the band axis).
+    bn_momentum : float, default=0.99
+
+    Returns
+    -------
+    model : keras.Model
+
+    Raises
+    ------
+    ValueError
+        If the input is not ``(n_bins, n_frames)`` or the receptive field is longer
+        than ``n_frames``.
+
+    Examples
+    --------
+    >>> model = build_tcresnet_stream((40, 97), 12)
+    >>> model.output_shape
+    (None, 12)
+    """
+    if len(input_shape) != 2:
+        raise ValueError(f"tcresnet_stream takes features of shape (n_bins, n_frames), got input of shape "
+                         f"{tuple(input_shape)}: put MelFeatures(center=False, top_db=None) before it.")
+    dilations = tuple(int(d) for d in dilations)
+    if len(dilations) != len(stage_filters) or min(dilations, default=1) < 1:
+        raise ValueError(f"dilations must hold one positive integer per entry of stage_filters "
+                         f"{tuple(stage_filters)}, got {dilations}.")
+    receptive = 3 + sum(2 * (kernel_size - 1) * d for d in dilations) + (4 if stem2d else 0)
+    if receptive > input_shape[1]:
+        raise ValueError(
+            f"tcresnet_stream's receptive field is {receptive} frames (kernel_size={kernel_size}, "
+            f"dilations={dilations}) but a clip has {input_shape[1]}: use a smaller kernel_size or dilations."
+        )
+    ch = lambda c: max(1, int(round(c * width)))  # noqa: E731
+    inputs = keras.Input(shape=tuple(input_shape), name="input")
+    x = _input_norm(inputs, bn_momentum) if input_norm else inputs
+    if stem2d:
+        x = layers.Reshape((*input_shape, 1))(x)
+        for _ in range(2):  # "same" along the bands only: time stays unpadded
+            x = layers.ZeroPadding2D(((1, 1), (0, 0)))(x)
+            x = layers.Conv2D(stem2d, 3, strides=(2 if x.shape[1] > 3 else 1, 1), padding="valid", use_bias=False,
+                              kernel_regularizer=_reg(l2))(x)
+            x = layers.ReLU()(layers.BatchNormalization(momentum=bn_momentum)(x))
+        x = layers.Permute((2, 1, 3))(x)  # (frames, bands, channels)
+        x = layers.Reshape((x.shape[1], x.shape[2] * x.shape[3]))(x)
+    else:
+        x = layers.Permute((2, 1))(x)  # (frames, bands): bands are channels
+    x = layers.Conv1D(ch(stem_filters), 3, padding="valid", use_bias=False, kernel_regularizer=_reg(l2))(x)
+    for filters, dilation in zip(stage_filters, dilations):
+        y = x
+        for i in range(2):
+            y = layers.Conv1D(ch(filters), kernel_size, dilation_rate=dilation, padding="valid", use_bias=False,
+                              kernel_regularizer=_reg(l2))(y)
+            y = layers.BatchNormalization(momentum=bn_momentum)(y)
+            if i == 0:
+                y = layers.ReLU()(y)
+        # The shortcut keeps the newest frames, those the block's output frames end on.
+        shortcut = layers.Cropping1D((2 * (kernel_size - 1) * dilation, 0))(x)
+        if shortcut.shape[-1] != ch(filters):
+            shortcut = layers.Conv1D(ch(filters), 1, use_bias=False, kernel_regularizer=_reg(l2))(shortcut)
+            shortcut = layers.ReLU()(layers.BatchNormalization(momentum=bn_momentum)(shortcut))
+        x = layers.ReLU()(layers.Add()([shortcut, y]))
+    x = layers.GlobalAveragePooling1D()(x)
+    return keras.Model(inputs, _head(x, n_outputs, output_activation, dropout, l2), name="tcresnet_stream")
+
+
 def _subspectral_norm(x, groups, bn_momentum):
     """BatchNorm with separate statistics per frequency sub-band (BC-ResNet's SSN).
 
