@@ -6,7 +6,8 @@ way round.
 
 - :class:`CompactClassifier`: ``predict`` / ``predict_proba`` from an exported ``.tflite``.
 - :class:`KeywordSpotter`, :class:`Event`: keyword spotting over long audio and streams;
-  :class:`StreamingModel`: an exported model's streaming pair (frames once per stream).
+  :class:`StreamingModel`: an exported model's streaming pair (frames once per stream);
+  :class:`StatefulModel`: its step graph (the network once per hop, on the new frames).
 - :class:`EmbeddingClassifier`: the speech-embedding spotter (numpy + onnxruntime).
 - :func:`read_metadata`, :func:`tflite_macs`, :func:`measure_latency`, :func:`compact_report`,
   :func:`estimate_device_latency`, :data:`DEVICE_MODELS`, :data:`BUDGETS`: reading and checking an exported model.
@@ -29,7 +30,7 @@ from ._labels import MULTILABEL_THRESHOLD, proba_to_labels
 from ._models import DEVICE_MODELS, DeviceModel, estimate_device_latency
 from ._report import BUDGETS, CompactLimitError, compact_report, format_report
 from ._spotter import Event, KeywordSpotter
-from ._stream import StreamingModel
+from ._stream import StatefulModel, StreamingModel
 
 __all__ = [
     "BUDGETS",
@@ -41,6 +42,7 @@ __all__ = [
     "Event",
     "KeywordSpotter",
     "MULTILABEL_THRESHOLD",
+    "StatefulModel",
     "StreamingModel",
     "check_clips",
     "compact_report",

@@ -36,10 +36,16 @@ def _static_shapes(content):
         model_content=content,
         experimental_op_resolver_type=module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
     )  # no delegate: every intermediate tensor keeps its shape
-    index, batch, n_samples = _compact._one_clip(interpreter)
-    if batch != 1:
-        raise ValueError(f"Counting MACs needs a graph taking one clip; this one has a fixed batch of {batch}.")
-    interpreter.set_tensor(index, np.zeros((1, n_samples), dtype=np.float32))
+    details = interpreter.get_input_details()
+    for detail in details:  # a batch of one of every input (a stateful step graph has two: frames and state)
+        batch = _compact._input_batch(detail)
+        if batch is None:
+            interpreter.resize_tensor_input(detail["index"], [1, *detail["shape"][1:]])
+        elif batch != 1:
+            raise ValueError(f"Counting MACs needs a graph taking one clip; this one has a fixed batch of {batch}.")
+    interpreter.allocate_tensors()
+    for detail in interpreter.get_input_details():
+        interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], dtype=np.float32))
     interpreter.invoke()
     return {d["index"]: [int(v) for v in d["shape"]] for d in interpreter.get_tensor_details()}
 

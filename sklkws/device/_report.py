@@ -268,6 +268,7 @@ def compact_report(
         "peak_memory_bytes": peak_memory(path) if memory else None,
         "parity": None,
     }
+    report["streaming"] = _streaming_report(compact, device)
     if estimator is not None and X is not None:
         report["parity"] = _parity(compact, estimator, X, y, quantize, min_agreement, max_accuracy_change)
     failures = []
@@ -288,6 +289,22 @@ def compact_report(
     report["failures"] = failures
     report["passed"] = not failures
     return report
+
+
+def _streaming_report(compact, device):
+    """What the file streams with: None, the pair alone (and why no step graph), or the step graph's cost."""
+    metadata = compact.metadata_
+    if "streaming" not in metadata:
+        return None
+    stateful = metadata.get("stateful") or {}
+    if "hop_frames" not in stateful:
+        return {"form": "pair", "refused": stateful.get("refused")}
+    from ._stream import StatefulModel
+
+    macs = StatefulModel(compact).macs_per_hop()
+    hop_s = stateful["hop_samples"] / metadata["sample_rate"]
+    return {"form": "step", "hop_seconds": hop_s, "macs_per_hop": macs,
+            "estimated_rtf": estimate_device_latency(macs, device) / 1000.0 / hop_s}
 
 
 def format_report(report):
@@ -317,5 +334,11 @@ def format_report(report):
         )
     else:
         lines.append("  parity         not checked (no clips given)")
+    stream = report.get("streaming")
+    if stream is not None and stream["form"] == "step":
+        lines.append(f"  streaming      step graph: {stream['macs_per_hop']:,} MACs per {stream['hop_seconds']:g} s hop, "
+                     f"estimated real-time factor {stream['estimated_rtf']:.3f} on {report['device']}")
+    elif stream is not None:
+        lines.append(f"  streaming      pair only (no step graph: {stream['refused']})")
     lines.append("  result         " + ("PASSED" if report["passed"] else "FAILED: " + "; ".join(report["failures"])))
     return "\n".join(lines)

@@ -179,12 +179,16 @@ class KeywordSpotter:
         Windows per ``predict_proba`` call.
     num_threads : int, default=1
         Interpreter threads when ``model`` is a path to a ``.tflite`` file.
-    streaming : bool, default=None
-        Use the model's streaming pair (``sklkws export --streaming``;
-        :class:`~sklkws.device.StreamingModel`), which computes each stream frame's
-        front end once and only the network per window, with the whole-window
-        model's numbers. None: when the model carries one; True: required (an error
-        says how to export it); False: the whole-window model.
+    streaming : bool or {"pair", "stateful"}, default=None
+        Use the model's streaming forms (``sklkws export --streaming``), which give
+        the whole-window model's numbers for less: the streaming pair
+        (:class:`~sklkws.device.StreamingModel`) computes each stream frame's front
+        end once and the network per window; the step graph of a network that
+        streams with state (:class:`~sklkws.device.StatefulModel`) also runs the
+        network on each hop's new frames only. None: the step graph when the model
+        carries one for this hop, else the pair when it carries one, else the whole
+        window; True: a streaming form required (an error says how to export it);
+        ``"pair"`` or ``"stateful"``: that form required; False: the whole-window model.
 
     For ``hop``, ``smoothing``, ``threshold`` and ``refractory``, None means the
     operating point stored in the model's metadata by
@@ -272,15 +276,26 @@ class KeywordSpotter:
         self.streaming_ = self._streaming_model(model)
 
     def _streaming_model(self, model):
-        """The streaming pair to use, or None for the whole-window model."""
+        """The streaming form to use (StatefulModel or StreamingModel), or None for the whole-window model."""
+        if self.streaming not in (None, True, False, "pair", "stateful"):
+            raise ValueError(f"streaming must be None, True, False, 'pair' or 'stateful', got {self.streaming!r}.")
         if self.streaming is False:
             return None
         metadata = getattr(model, "metadata_", None) or {}
         if "streaming" not in metadata and self.streaming is None:
             return None
-        from ._stream import StreamingModel
+        from ._stream import StatefulModel, StreamingModel
 
-        streaming = StreamingModel(model, num_threads=int(self.num_threads))
+        stateful = metadata.get("stateful") or {}
+        if self.streaming == "stateful" and stateful.get("hop_samples", self.hop_samples_) != self.hop_samples_:
+            raise ValueError(f"The model's step graph advances by {stateful['hop_samples']} samples, not by "
+                             f"hop={self.hop_!r} s ({self.hop_samples_} samples): use that hop, or "
+                             "streaming='pair'.")
+        if self.streaming == "stateful" or (self.streaming in (None, True) and
+                                            stateful.get("hop_samples") == self.hop_samples_):
+            streaming = StatefulModel(model, num_threads=int(self.num_threads))
+        else:
+            streaming = StreamingModel(model, num_threads=int(self.num_threads))
         spec = streaming.spec_
         if spec["n_samples"] != self.window_samples_ or list(map(str, streaming.classes_)) != \
                 [str(c) for c in model.classes_]:

@@ -18,11 +18,12 @@ import numpy as np
 from ._audio import gather_zero_fill
 from ._compact import _make_interpreter, metadata_entry, read_metadata
 
-__all__ = ["StreamingModel", "embedded_graph"]
+__all__ = ["StatefulModel", "StreamingModel", "embedded_graph"]
 
 #: Names of the embedded graphs inside an exported .tflite (flatbuffer metadata entries).
 FRAMES_NAME = "sklkws_stream_frames"
 WINDOWS_NAME = "sklkws_stream_windows"
+STEP_NAME = "sklkws_stream_step"
 
 #: Rows per invoke of the frames graph: bounds the interpreter's arena on long recordings.
 _ROWS_PER_INVOKE = 2048
@@ -43,7 +44,8 @@ class _Graph:
     def __init__(self, content, num_threads):
         self.interpreter = _make_interpreter(content, num_threads)
         self.inputs = self.interpreter.get_input_details()
-        self.output = self.interpreter.get_output_details()[0]["index"]
+        self.outputs = self.interpreter.get_output_details()
+        self.output = self.outputs[0]["index"]
         self.shapes = None
 
     def __call__(self, *arrays):
@@ -101,7 +103,8 @@ class StreamingModel:
                 content = Path(model.model_path).read_bytes()
         if content is None:
             raise ValueError(f"{type(model).__name__} is not an exported sklkws model: nothing to stream.")
-        metadata = read_metadata(bytes(content))
+        self._content = bytes(content)
+        metadata = self._metadata = read_metadata(self._content)
         spec = metadata.get("streaming")
         frames, windows = embedded_graph(content, FRAMES_NAME), embedded_graph(content, WINDOWS_NAME)
         if spec is None or frames is None or windows is None:
@@ -196,3 +199,119 @@ class StreamingModel:
         windows = np.lib.stride_tricks.sliding_window_view(buffer, W)[starts]
         peak = np.abs(windows).max(axis=1, keepdims=True).astype(np.float32)
         return self._windows(F, peak)
+
+
+class StatefulModel(StreamingModel):
+    """Window probabilities from the step graph of an exported model: the network runs on each hop's new frames.
+
+    A model exported with ``streaming=True`` whose network streams with state
+    (``arch="tcresnet_stream"`` after ``MelFeatures(center=False, top_db=None)``; see
+    :mod:`sklkws.export._stateful`) carries a *step* graph besides the streaming pair:
+    the mel power of one hop's new frames and the state in, the probabilities of the
+    window that ends with that hop and the next state out. This class keeps the state
+    between calls, so each hop costs the front end of ``hop_frames`` frames and the
+    network on those frames only. The probabilities are the whole-window model's.
+
+    Parameters
+    ----------
+    model : CompactClassifier or str or path-like or bytes
+        An exported model written with ``streaming=True`` that carries a step graph.
+    num_threads : int, default=1
+
+    Attributes
+    ----------
+    spec_ : dict
+        The framing, as for :class:`StreamingModel`.
+    stateful_ : dict
+        ``hop_frames``, ``hop_samples`` (the hop the step graph advances by) and ``n_state``.
+    classes_ : ndarray
+
+    Raises
+    ------
+    ValueError
+        If the model carries no step graph (its ``metadata_["stateful"]["refused"]``
+        says why, when it was exported with ``streaming=True``).
+
+    Examples
+    --------
+    >>> stateful = StatefulModel("kws.tflite")  # doctest: +SKIP
+    >>> P = stateful.predict_windows(audio, np.arange(0, len(audio) - 16000 + 1, 1600))  # doctest: +SKIP
+    """
+
+    def __init__(self, model, *, num_threads=1):
+        super().__init__(model, num_threads=num_threads)
+        spec = self._metadata.get("stateful") or {}
+        step = embedded_graph(self._content, STEP_NAME)
+        if "hop_frames" not in spec or step is None:
+            raise ValueError("This model carries no stateful step graph"
+                             + (f" ({spec['refused']})" if "refused" in spec else
+                                " (export a tcresnet_stream network with streaming=True)")
+                             + "; use KeywordSpotter(streaming='pair').")
+        self.stateful_ = dict(spec)
+        self._step = _Graph(step, num_threads)
+        sizes = [int(np.prod(d["shape"][1:])) for d in self._step.outputs]
+        self._state_output = self._step.outputs[sizes.index(self.stateful_["n_state"])]["index"]
+        self._proba_output = self._step.outputs[1 - sizes.index(self.stateful_["n_state"])]["index"]
+
+    def macs_per_hop(self):
+        """Multiply-accumulates of one hop: the front end of its new frames and one step of the network.
+
+        Counted on the embedded graphs (:func:`~sklkws.device.tflite_macs`); times
+        hops per second, the cost of a second of audio.
+
+        Returns
+        -------
+        macs : int
+        """
+        from ._macs import tflite_macs
+
+        frames = embedded_graph(self._content, FRAMES_NAME)
+        return int(tflite_macs(embedded_graph(self._content, STEP_NAME))
+                   + self.stateful_["hop_frames"] * tflite_macs(frames))
+
+    def reset(self):
+        """Forget the stream: the cached frames and the network's state."""
+        super().reset()
+        self._state, self._end = None, None  # state after the stream's frames up to _end (absolute, exclusive)
+        return self
+
+    def _run(self, power, state):
+        """One hop: ``(hop_frames, n_bins)`` mel power and the state -> probabilities and the next state."""
+        self._step(power[None], state)
+        interpreter = self._step.interpreter
+        return interpreter.get_tensor(self._proba_output)[0], interpreter.get_tensor(self._state_output)
+
+    def predict_windows(self, buffer, starts, base=0):
+        """Probabilities of the windows of ``buffer`` starting at ``starts``, as :meth:`StreamingModel.predict_windows`.
+
+        Windows one hop apart on the frame grid step the network; a call that
+        continues the previous one's windows keeps its state. Windows not one hop
+        apart, or off the frame grid, are computed by the streaming pair instead.
+        """
+        starts = np.asarray(starts, dtype=np.int64)
+        h, hop, n_frames = self.stateful_["hop_frames"], self.spec_["hop_length"], self.spec_["n_frames"]
+        absolute = starts + int(base)
+        if len(starts) == 0 or np.any(absolute % hop) or np.any(np.diff(absolute) != h * hop):
+            self.reset()
+            return super().predict_windows(buffer, starts, base)
+        ends = absolute // hop + n_frames  # each window's last frame + 1, in stream frames
+        if self._state is None or self._end != ends[0] - h:
+            # A fresh state, warmed up on the hops that end with the first window: the
+            # frames before that window only reach outputs that its pooling leaves out.
+            first = int(ends[0] - -(-n_frames // h) * h)
+            state = np.zeros((1, max(self.stateful_["n_state"], 1)), dtype=np.float32)
+        else:
+            first, state = self._end, self._state
+        lo = max(first, int(absolute[0] // hop))
+        power = self._stream_frames(buffer, lo, int(ends[-1]), int(base))
+        if lo > first:  # warm-up frames before the audio: repeat its first frame (any value would do)
+            power = np.concatenate([np.repeat(power[:1], lo - first, axis=0), power])
+        out = np.empty((len(starts), len(self.classes_)), dtype=np.float32)
+        n_hops = (int(ends[-1]) - first) // h
+        skip = n_hops - len(starts)
+        for i in range(n_hops):
+            proba, state = self._run(power[i * h:(i + 1) * h], state)
+            if i >= skip:
+                out[i - skip] = proba
+        self._state, self._end = state, int(ends[-1])
+        return out

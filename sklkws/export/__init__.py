@@ -18,6 +18,8 @@ LiteRT interpreter only), whose names are re-exported here for convenience.
   :class:`~sklkws.device.EmbeddingClassifier` (numpy + onnxruntime) for the device.
 - :func:`drop_training_state`, :func:`saved_size`: training-only state (noise recordings,
   distillation teachers) out of a fitted model before saving it; its pickled size.
+- :func:`build_stateful_step`: the stateful streaming form of a network that streams
+  (``arch="tcresnet_stream"``), embedded by ``export_compact(..., streaming=True)``.
 - :func:`build_inference_model`, :func:`to_tflite`, :func:`compact_bytes`,
   :func:`inference_macs`, :func:`embed_metadata`: the steps of it.
 - :func:`model_size_scorer`, :func:`device_latency_scorer`, :func:`make_budget_scorer`:
@@ -53,6 +55,7 @@ from ._convert import (
 from ..cli import export_main  # the `sklkws export` entry point, under its historical path
 from ._deploy import drop_training_state, saved_size
 from ._embedding import to_embedding_classifier
+from ._stateful import build_stateful_step
 from ._scorers import (
     device_latency_scorer,
     make_budget_scorer,
@@ -69,6 +72,7 @@ __all__ = [
     "DeviceModel",
     "VoteLayer",
     "build_inference_model",
+    "build_stateful_step",
     "check_clips",
     "compact_bytes",
     "compact_report",

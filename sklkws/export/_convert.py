@@ -404,6 +404,17 @@ def compact_bytes(estimator, quantize="int8", representative_data=None, *, stft=
 
         frames, windows, metadata["streaming"] = streaming_bytes(estimator, quantize, calibration, stft=stft)
         graphs = {FRAMES_NAME: frames, WINDOWS_NAME: windows}
+        from ..device._spotter import DEFAULTS
+        from ._stateful import STEP_NAME, stateful_bytes
+
+        # A network that streams with state (arch="tcresnet_stream" after a per-frame front end) also
+        # gets its step graph, for the spotter's default hop; any other keeps the pair alone.
+        hop = int(round(DEFAULTS["hop"] * metadata["sample_rate"]))
+        try:
+            graphs[STEP_NAME], metadata["stateful"] = stateful_bytes(estimator, hop, quantize, calibration,
+                                                                     stft=stft)
+        except ValueError as error:
+            metadata["stateful"] = {"refused": str(error)}
     return embed_metadata(content, metadata, strip=strip, graphs=graphs), metadata
 
 
@@ -500,6 +511,10 @@ def export_compact(
         with which :class:`~sklkws.device.KeywordSpotter` computes each stream frame's
         front end once instead of once per window. It holds the networks a second
         time, so the file grows by about the networks' size (the size check counts it).
+        A network that streams with state (``arch="tcresnet_stream"`` after
+        ``MelFeatures(center=False, top_db=None)``) also gets its step graph
+        (:mod:`sklkws.export._stateful`), which runs the network on each hop's new
+        frames only; ``metadata["stateful"]`` says why not for any other.
 
     Returns
     -------
