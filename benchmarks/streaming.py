@@ -1,6 +1,7 @@
 """Streaming benchmark: misses at a fixed false-alarm rate, with and without hard-negative training.
 
-    python benchmarks/streaming.py --data DIR --negatives DIR [--model FILE] [--frontend recipe] [--epochs 40]
+    python benchmarks/streaming.py --data DIR --negatives DIR [--model FILE] [--frontend recipe|embedding|stateful]
+        [--epochs 40]
         [--members 1]
         [--arch-params JSON] [--hard-negatives none,with] [--hard-fraction 0.3] [--test-fraction 0.2]
         [--background-db -20] [--quantize int8] [--target-fa 1.0] [--out DIR] [--save] [--random-state 0]
@@ -16,8 +17,10 @@ counted, so no model is judged on speech it saw.
 For each variant in ``--hard-negatives`` (``none``: the recipe as it is; ``with``: the
 same recipe and seed with ``--hard-fraction`` x n_train windows of the pool's speech
 added as ``_unknown_``) the recommended pipeline (``--members`` networks,
-``--epochs``; with ``--frontend embedding`` the speech-embedding pipeline instead) is
-trained on the other speakers, converted to the compact model
+``--epochs``; with ``--frontend embedding`` the speech-embedding pipeline instead; with
+``--frontend stateful`` :func:`sklkws.recipes.stateful_pipeline`, exported with its step
+graph, which the spotter then runs hop by hop) is trained on the other speakers, its
+clip accuracy on the held-out speakers' clips printed, converted to the compact model
 (``--quantize``), and run as a :class:`~sklkws.streaming.KeywordSpotter` with its
 defaults (hop 0.1 s, smoothing 0.3 s, refractory 1 s). ``--model FILE`` skips
 training and evaluates a saved joblib pipeline or ``.tflite`` instead (the positive
@@ -25,7 +28,8 @@ streams must then come from speakers it was not trained on).
 
 Printed per variant: the DET table, FRR at 0.5 / 1 / 2 / 5 FA/h, the real-time factor
 of the model pass (one thread) and its estimate on a Pi 3B (MACs counted on the
-compact model x windows per second / :data:`sklkws.device.DEVICE_MODELS` ``pi3b``), the
+compact model x windows per second, or on the step graph and a hop's frames x hops per
+second, / :data:`sklkws.device.DEVICE_MODELS` ``pi3b``), the
 operating point calibrated on the pool half for
 ``--target-fa`` and its FA/h and FRR on the judged half (the "with" model trained on the
 pool's speech, so its calibration there is optimistic). Written to ``--out``:
@@ -71,7 +75,7 @@ def negative_halves(folder, random_state):
 
 def train(args, X, y, noise, pool, hard):
     from sklkws.custom_words import embedding_spotter_pipeline
-    from sklkws.recipes import recommended_pipeline
+    from sklkws.recipes import recommended_pipeline, stateful_pipeline
 
     if hard:
         sampler = HardNegatives(pool, n_windows=float(args.hard_fraction), random_state=args.random_state)
@@ -80,9 +84,12 @@ def train(args, X, y, noise, pool, hard):
         start = time.perf_counter()
         pipe = embedding_spotter_pipeline().fit(X, y)
         return pipe, (time.perf_counter() - start) / 60, len(X)
-    pipe = recommended_pipeline(n_members=args.members, epochs=args.epochs, background_noise=noise,
-                                arch_params=json.loads(args.arch_params), random_state=args.random_state,
-                                **json.loads(args.classifier_params))
+    common = {"epochs": args.epochs, "background_noise": noise, "arch_params": json.loads(args.arch_params),
+              "random_state": args.random_state, **json.loads(args.classifier_params)}
+    if args.frontend == "stateful":
+        pipe = stateful_pipeline(**common)
+    else:
+        pipe = recommended_pipeline(n_members=args.members, **common)
     start = time.perf_counter()
     pipe.fit(X, y)
     return pipe, (time.perf_counter() - start) / 60, len(X)
@@ -101,16 +108,19 @@ def compact(args, model, X_calibration):
         return to_embedding_classifier(model)
     from sklkws.export import to_compact
 
-    return to_compact(model, X_calibration, quantize=None if args.quantize == "none" else args.quantize)
+    return to_compact(model, X_calibration, quantize=None if args.quantize == "none" else args.quantize,
+                      streaming=args.frontend == "stateful")
 
 
 def pi3_rtf(spotter):
-    """Estimated Pi 3B real-time factor: MACs per window x windows per second / the device model's MAC/s."""
+    """Estimated Pi 3B real-time factor: MACs per hop x hops per second / the device model's MAC/s."""
     content = getattr(spotter.model_, "_content", None)
     if content is None:
         return None
-    from sklkws.device import estimate_device_latency, tflite_macs
+    from sklkws.device import StatefulModel, estimate_device_latency, tflite_macs
 
+    if isinstance(spotter.streaming_, StatefulModel):  # each hop: its frames' front end and one network step
+        return estimate_device_latency(spotter.streaming_.macs_per_hop(), "pi3b") / 1000.0 / spotter.hop_
     return estimate_device_latency(tflite_macs(content), "pi3b") / 1000.0 / spotter.hop_
 
 
@@ -130,9 +140,11 @@ def main(argv=None):
     parser.add_argument("--data", required=True)
     parser.add_argument("--negatives", required=True)
     parser.add_argument("--model", help="a saved joblib pipeline or .tflite to evaluate instead of training")
-    parser.add_argument("--frontend", choices=("recipe", "embedding"), default="recipe",
+    parser.add_argument("--frontend", choices=("recipe", "embedding", "stateful"), default="recipe",
                         help="recipe: the recommended pipeline; embedding: speech_embedding + its default MLP head "
-                             "(sklkws.custom_words.embedding_spotter_pipeline), run by onnxruntime")
+                             "(sklkws.custom_words.embedding_spotter_pipeline), run by onnxruntime; stateful: the "
+                             "recipe's training with a network that streams with state (arch tcresnet_stream on "
+                             "per-frame log-mels), exported with its step graph")
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--members", type=int, default=1)
     parser.add_argument("--arch-params", default="{}")
@@ -175,7 +187,9 @@ def main(argv=None):
                 model = joblib.load(args.model)
         else:
             model, minutes, n_train = train(args, X[train_rows], y[train_rows], noise, pool, hard)
-            print(f"{name}: trained on {n_train} clips in {minutes:.1f} min", flush=True)
+            accuracy = float(model.score(X[test_rows], y[test_rows]))
+            print(f"{name}: trained on {n_train} clips in {minutes:.1f} min; clip accuracy on the held-out "
+                  f"speakers' {len(test_rows)} clips {accuracy:.4f}", flush=True)
             if args.save:  # before the conversion, so that a failing export does not lose the training
                 drop_training_state(model)
                 joblib.dump(model, out / f"pipeline_{name}.joblib")
@@ -200,6 +214,7 @@ def main(argv=None):
         results.append(result)
         summary[name] = {
             "train_clips": n_train, "train_minutes": round(minutes, 2), "rtf": result.rtf, "pi3b_rtf_estimate": pi3,
+            "clip_accuracy": None if args.model else accuracy,
             "frr_at": {str(fa): None if np.isnan(v) else float(v)
                        for fa, v in zip((0.5, 1, 2, 5), result.frr_at([0.5, 1.0, 2.0, 5.0]))},
             "thresholds": result.thresholds.tolist(), "frr": result.frr.tolist(),

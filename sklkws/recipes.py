@@ -14,9 +14,11 @@ __all__ = [
     "MICRO_STUDENT",
     "RECOMMENDED_ARCH",
     "RECOMMENDED_MEMBERS",
+    "STATEFUL_ARCH",
     "recommended_augmentation",
     "recommended_classifier",
     "recommended_pipeline",
+    "stateful_pipeline",
 ]
 
 
@@ -251,3 +253,53 @@ def recommended_pipeline(
         student = recommended_classifier(random_state=seed(n_members), **_override(params, student_params or {}))
         model = DistilledClassifier(model, student, teacher_weight=teacher_weight)
     return make_pipeline(model)
+
+
+#: The network of :func:`stateful_pipeline`: a TC-ResNet that streams with state
+#: (``tcresnet_stream``: dilated, unpadded temporal convolutions, 1.5 x the channels).
+STATEFUL_ARCH = ("tcresnet_stream", {"width": 1.5})
+
+
+def stateful_pipeline(*, epochs=120, background_noise=None, n_mels=40, random_state=None, **params):
+    """One network that a spotter runs on each hop's new frames only: the recipe's training, per-frame features.
+
+    :func:`recommended_classifier` with :data:`STATEFUL_ARCH` and a front end whose
+    every frame depends on its own samples only: log-mels with ``center=False`` and
+    ``top_db=None``, and no peak normalisation (the Gain augmentation stands in for
+    it). Exported with ``streaming=True``, the file carries a step graph
+    (:mod:`sklkws.export._stateful`) with which :class:`~sklkws.device.KeywordSpotter`
+    computes, per hop, the front end of the hop's frames and the network on them
+    alone, and gets the whole-window model's posteriors. It classifies clips less
+    well than :func:`recommended_pipeline` and costs far less per second of stream
+    (``docs/streaming.md``).
+
+    Parameters
+    ----------
+    epochs : int, default=120
+    background_noise : dict or list of 1-D arrays, default=None
+        Recorded backgrounds for the augmentation.
+    n_mels : int, default=40
+    random_state : int, default=None
+    **params
+        Passed to :func:`recommended_classifier` (``arch_params`` merged over
+        :data:`STATEFUL_ARCH`'s).
+
+    Returns
+    -------
+    pipeline : sklearn.pipeline.Pipeline
+        Raw 16 kHz clips in, labels out; one step, the network.
+
+    Examples
+    --------
+    >>> pipe = stateful_pipeline(epochs=1)
+    >>> clf = pipe[-1]
+    >>> clf.arch, clf.normalizer, clf.frontend.center, clf.frontend.top_db
+    ('tcresnet_stream', None, False, None)
+    """
+    arch, arch_params = STATEFUL_ARCH
+    arch_params = {**arch_params, **(params.pop("arch_params", None) or {})}
+    params = {"normalizer": None, "frontend": MelFeatures(kind="logmel", n_mels=n_mels, center=False, top_db=None),
+              **params}
+    return make_pipeline(recommended_classifier(arch=params.pop("arch", arch), arch_params=arch_params, epochs=epochs,
+                                                background_noise=background_noise, random_state=random_state,
+                                                **params))

@@ -87,3 +87,17 @@ def test_streaming_benchmark_save_keeps_the_trained_pipeline_when_the_export_fai
     # The saved pipeline is evaluated again as it is, without training.
     summary = _benchmark().main(common + ["--model", str(saved), "--quantize", "pipeline"])
     assert set(summary) == {"model"} and summary["model"]["train_clips"] == 0 and 0 < summary["model"]["rtf"]
+
+
+@pytest.mark.slow
+def test_streaming_benchmark_with_a_network_that_streams_with_state(tmp_path, capsys):
+    data, negatives = _folders(tmp_path)
+    summary = _benchmark().main(["--data", str(data), "--negatives", str(negatives), "--frontend", "stateful",
+                                 "--epochs", "1", "--arch-params", '{"width": 0.25}', "--classifier-params",
+                                 '{"batch_size": 8}', "--hard-negatives", "none", "--test-fraction", "0.34",
+                                 "--quantize", "none", "--out", str(tmp_path / "o")])
+    result = summary["none"]
+    assert 0 < result["rtf"] and 0 <= result["clip_accuracy"] <= 1
+    # The estimate counts one network step and one hop's frames per hop, not a whole window per hop.
+    assert 0 < result["pi3b_rtf_estimate"]
+    assert "RTF here" in capsys.readouterr().out
