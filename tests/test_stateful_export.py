@@ -144,3 +144,18 @@ def test_other_hops_and_other_models_fall_back_to_the_pair(pipeline, data, recor
     assert type(spotter.streaming_) is StreamingModel
     with pytest.raises(ValueError, match="carries no stateful step graph.*Normalizer"):
         KeywordSpotter(compact, streaming="stateful").window_posteriors(recording)
+
+
+def test_export_report_counts_the_step_graph_per_hop(pipeline, data, tmp_path):
+    from sklkws.export import export_compact, format_report
+
+    report = export_compact(pipeline, tmp_path / "kws.tflite", None, streaming=True, verbose=False)
+    stream = report["streaming"]
+    assert stream["form"] == "step" and stream["hop_seconds"] == 0.1
+    # A hop's step: 5 new frames through the network, where the whole-window model runs 49 per window.
+    assert 0 < stream["macs_per_hop"] < report["macs"] / 3
+    assert "step graph:" in format_report(report)
+    plain = make_pipeline(Normalizer(), MelFeatures(**STREAM_FRONT_END),
+                          KerasCNNClassifier("tcresnet_stream", SMALL, epochs=1, random_state=0)).fit(*data)
+    report = export_compact(plain, tmp_path / "pair.tflite", None, streaming=True, verbose=False)
+    assert report["streaming"]["form"] == "pair" and "pair only (no step graph" in format_report(report)
