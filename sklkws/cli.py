@@ -31,7 +31,8 @@ def export_main(model, out, *, quantize="int8", data=None, test=None, n_clips=50
     budget : {"pi", "micro"}, default="pi"
     verbose : bool, default=True
     streaming : bool, default=False
-        Embed the streaming pair (see :func:`sklkws.export.export_compact`).
+        Embed the streaming pair, and the step graph of a network that streams with
+        state (see :func:`sklkws.export.export_compact`).
 
     Returns
     -------
@@ -256,7 +257,9 @@ def build_parser():
                    help="pi: < 5,000,000 bytes, < 200 ms est. Pi 3; micro: <= 250,000 bytes int8, <= 20 ms")
     p.add_argument("--streaming", action="store_true",
                    help="also embed the streaming pair: `listen` then computes each frame's front end once per "
-                        "stream, not once per window (the file grows by about the networks' size)")
+                        "stream, not once per window (the file grows by about the networks' size); a network that "
+                        "streams with state (recipes.stateful_pipeline) also gets its step graph, which runs the "
+                        "network on each hop's new frames only")
     p.set_defaults(func=export)
 
     p = sub.add_parser("listen", help="spot keywords in a long recording")
