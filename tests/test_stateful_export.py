@@ -134,6 +134,8 @@ def test_other_hops_and_other_models_fall_back_to_the_pair(pipeline, data, recor
     assert type(spotter.streaming_) is StreamingModel
     with pytest.raises(ValueError, match="advances by 1600 samples"):
         KeywordSpotter(compact, hop=0.06, streaming="stateful").window_posteriors(recording)
+    with pytest.raises(ValueError, match="streaming must be None, True, False, 'pair' or 'stateful'"):
+        KeywordSpotter(compact, streaming="step").window_posteriors(recording)
     # A peak-normalised front end depends on the whole window: the pair alone, and the metadata says why.
     other = make_pipeline(Normalizer(), MelFeatures(**STREAM_FRONT_END),
                           KerasCNNClassifier("tcresnet_stream", SMALL, epochs=1, random_state=0)).fit(*data)

@@ -12,14 +12,16 @@ That is google-research's kws_streaming "external state" form: the state is an i
 and an output of the graph, so the graph itself is a plain TFLite model.
 
 Because nothing in such a network sees a window's edges, the step graph gives the
-whole-window model's probabilities exactly (up to float32 rounding, and int8
-requantisation of the state when quantised; ``tests/test_stateful_export.py``
-bounds both). The front end must be per frame as well: :class:`~sklkws.features.MelFeatures`
-with ``center=False`` and ``top_db=None`` and no peak normalisation before it.
+whole-window model's probabilities exactly, up to float32 rounding; quantised, it
+rounds differently from the int8 whole-window model but is as close to the float model
+(``tests/test_stateful_export.py`` checks both). The front end must be per frame as
+well: :class:`~sklkws.features.MelFeatures` with ``center=False`` and ``top_db=None``
+and no peak normalisation before it.
 
-:func:`build_stateful_step` converts any Keras network made of the layers listed in
-``_PER_FRAME``, ``Conv1D``-type layers, left ``Cropping1D``, ``Add`` and a final
-global pooling, and names the layer that stops it otherwise.
+:func:`build_stateful_step` converts any Keras network made of per-frame layers
+(``_PER_FRAME``), convolutions (1-D or 2-D) unstrided and unpadded in time,
+``ZeroPadding2D`` and ``Reshape`` that leave time alone, ``Cropping1D`` of the oldest
+frames and a final global pooling, and names the layer that stops it otherwise.
 """
 
 import keras
@@ -358,6 +360,10 @@ def stateful_bytes(estimator, hop_samples, quantize="int8", representative_data=
     hop_frames = hop_samples // config["hop_length"]
     config = {**config, "stft": stft, "flatten": False}
     step, n_state = build_stateful_step(network, hop_frames, frontend=config)
+    n_classes = int(step.outputs[0].shape[-1])
+    if max(n_state, 1) == n_classes:  # the device tells the two outputs apart by their size
+        raise ValueError(f"The network's state ({n_state} floats) is as long as its output ({n_classes} classes): "
+                         "the device could not tell them apart; change its width.")
     calibration = None
     if representative_data is not None:
         from ._streaming import _FramesLayer
@@ -370,4 +376,4 @@ def stateful_bytes(estimator, hop_samples, quantize="int8", representative_data=
         power = frames_model.predict(framed, verbose=0, batch_size=4096).reshape(len(X), n_frames, -1)
         calibration = calibration_steps(step, power, hop_frames, n_state)
     content = to_tflite(step, quantize, calibration)
-    return content, {"hop_frames": int(hop_frames), "hop_samples": int(hop_samples), "n_state": int(n_state)}
+    return content, {"hop_frames": int(hop_frames), "hop_samples": int(hop_samples), "n_state": max(int(n_state), 1)}
