@@ -1,15 +1,18 @@
-"""Cost of the spotter per second of audio: whole windows against the streaming pair.
+"""Cost of the spotter per second of audio: whole windows against the streaming pair (and the step graph).
 
-    python benchmarks/streaming_cost.py [--members 3] [--seconds 120] [--hop 0.1] [--threads 1] [--repeats 5]
+    python benchmarks/streaming_cost.py [--members 3] [--stateful] [--seconds 120] [--hop 0.1] [--threads 1]
+        [--repeats 5]
 
-Builds the recommended pipeline (``--members`` networks: the vote of three by default)
+Builds the recommended pipeline (``--members`` networks: the vote of three by default;
+with ``--stateful`` the one network of :func:`sklkws.recipes.stateful_pipeline`, whose
+file also carries the step graph that runs the network on each hop's new frames only)
 with its real architecture and front ends, fits it for one epoch on a few noise
 clips (the cost does not depend on the weights), exports it int8 with the streaming
 pair (``export_compact(..., streaming=True)``), and times
 ``KeywordSpotter.window_posteriors`` over ``--seconds`` of noise with the whole-window
 model (every hop recomputes the window's 101 frames) and with the streaming pair
 (each stream frame once, the networks per window), interleaved, median of
-``--repeats``, one interpreter thread. Printed: real-time factor of both, their
+``--repeats``, one interpreter thread (and, with ``--stateful``, with the step graph). Printed: real-time factor of both, their
 ratio, the largest posterior difference between them, the file sizes with and
 without the pair, and both costs estimated on a Raspberry Pi 3B from MACs per second
 of audio (``sklkws.device.estimate_device_latency``: an estimate, not a measurement). The ratio is the number to quote: both run in the same process on
@@ -27,7 +30,7 @@ import numpy as np
 from sklkws.device import CompactClassifier, estimate_device_latency, tflite_macs
 from sklkws.export import export_compact
 from sklkws.models import count_macs
-from sklkws.recipes import recommended_pipeline
+from sklkws.recipes import recommended_pipeline, stateful_pipeline
 from sklkws.streaming import KeywordSpotter
 
 
@@ -43,6 +46,8 @@ def _networks(estimator):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=3)
+    parser.add_argument("--stateful", action="store_true",
+                        help="the network of sklkws.recipes.stateful_pipeline, also run with its step graph")
     parser.add_argument("--seconds", type=float, default=120.0)
     parser.add_argument("--hop", type=float, default=0.1)
     parser.add_argument("--threads", type=int, default=1)
@@ -54,7 +59,10 @@ def main():
     labels = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go", "_silence_", "_unknown_"]
     X = (0.1 * rng.standard_normal((4 * len(labels), 16000))).astype(np.float32)
     y = np.repeat(labels, 4)
-    pipeline = recommended_pipeline(n_members=args.members, epochs=1, random_state=0).fit(X, y)
+    if args.stateful:
+        pipeline = stateful_pipeline(epochs=1, random_state=0).fit(X, y)
+    else:
+        pipeline = recommended_pipeline(n_members=args.members, epochs=1, random_state=0).fit(X, y)
     audio = (0.05 * rng.standard_normal(int(args.seconds * 16000))).astype(np.float32)
     with tempfile.TemporaryDirectory() as tmp:
         plain, paired = Path(tmp, "plain.tflite"), Path(tmp, "paired.tflite")
@@ -62,7 +70,9 @@ def main():
         export_compact(pipeline, paired, "int8", X, check=False, verbose=False, streaming=True)
         compact = CompactClassifier(paired, num_threads=args.threads)
         spotters = {"whole windows": KeywordSpotter(compact, hop=args.hop, streaming=False),
-                    "streaming pair": KeywordSpotter(compact, hop=args.hop, streaming=True)}
+                    "streaming pair": KeywordSpotter(compact, hop=args.hop, streaming="pair")}
+        if args.stateful:
+            spotters["step graph"] = KeywordSpotter(compact, hop=args.hop, streaming="stateful")
         times = {name: [] for name in spotters}
         posteriors = {}
         for _ in range(args.repeats):
@@ -86,12 +96,18 @@ def main():
     pair_macs = sum(count_macs(m) for m in networks) * windows_per_s + row_macs * rows_per_s
     pi = {"whole windows": estimate_device_latency(whole_macs * windows_per_s, "pi3b") / 1000,
           "streaming pair": estimate_device_latency(pair_macs, "pi3b") / 1000}
-    print(f"recommended pipeline, {args.members} member(s), int8, hop {args.hop} s, {args.threads} thread(s), "
-          f"{args.seconds:.0f} s of audio, median of {args.repeats}")
+    if args.stateful:  # per hop: one network step and the hop's frames
+        pi["step graph"] = estimate_device_latency(spotters["step graph"].streaming_.macs_per_hop(), "pi3b") \
+            / 1000 * windows_per_s
+    name = "stateful_pipeline" if args.stateful else f"recommended pipeline, {args.members} member(s)"
+    print(f"{name}, int8, hop {args.hop} s, {args.threads} thread(s), {args.seconds:.0f} s of audio, "
+          f"median of {args.repeats}")
     for name, value in rtf.items():
         print(f"  {name:15s} real-time factor {value:.4f} here, est. Pi 3B {pi[name]:.3f}")
-    print(f"  speed-up {rtf['whole windows'] / rtf['streaming pair']:.2f}x; largest posterior difference "
-          f"{np.abs(posteriors['whole windows'] - posteriors['streaming pair']).max():.4f}")
+    for name in rtf:
+        if name != "whole windows":
+            print(f"  {name}: speed-up {rtf['whole windows'] / rtf[name]:.2f}x; largest posterior difference "
+                  f"{np.abs(posteriors['whole windows'] - posteriors[name]).max():.4f}")
     print(f"  file {sizes[0] / 1e3:.1f} KB whole-window model, {sizes[1] / 1e3:.1f} KB with the streaming pair")
 
 
