@@ -21,3 +21,10 @@ def make_tones(n, rng, tones, amplitude=None):
             peak = rng.uniform(0.2, 0.8) if amplitude is None else amplitude
             X[i, start:start + len(t)] += peak * np.sin(2 * np.pi * tones[label] * t) * burst
     return X.astype(np.float32), labels
+
+
+def make_recording(X, rng, n_clips=20, tail=777):
+    """``n_clips`` of the clips ``X`` end to end at levels drawn from U(0.2, 1), less ``tail``
+    samples at the end: a stream whose windows fall off the clip grid. Returns float32 (n,)."""
+    audio = np.concatenate([X[i] * rng.uniform(0.2, 1.0) for i in rng.permutation(len(X))[:n_clips]])
+    return audio[:-tail].astype(np.float32)

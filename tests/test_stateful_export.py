@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn.pipeline import make_pipeline
 
-from _tones import make_tones
+from _tones import make_recording, make_tones
 from sklkws.device._stream import StatefulModel, StreamingModel
 from sklkws.export import build_stateful_step, to_compact
 from sklkws.features import MelFeatures
@@ -81,10 +81,7 @@ def data():
 
 @pytest.fixture(scope="module")
 def recording(data):
-    X, _ = data
-    rng = np.random.default_rng(3)
-    audio = np.concatenate([X[i] * rng.uniform(0.2, 1.0) for i in rng.permutation(len(X))[:20]])
-    return audio[:-777].astype(np.float32)
+    return make_recording(data[0], np.random.default_rng(3))
 
 
 @pytest.fixture(scope="module")

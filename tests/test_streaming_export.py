@@ -5,7 +5,7 @@ import pytest
 from sklearn.ensemble import VotingClassifier
 from sklearn.pipeline import make_pipeline
 
-from _tones import make_tones
+from _tones import make_recording, make_tones
 from sklkws.device import CompactClassifier
 from sklkws.device._stream import StreamingModel
 from sklkws.export import export_compact, to_compact
@@ -37,10 +37,7 @@ def data():
 @pytest.fixture(scope="module")
 def recording(data):
     """Twenty clips end to end at varied levels, with an odd tail: windows off the clip grid."""
-    X, _ = data
-    rng = np.random.default_rng(3)
-    audio = np.concatenate([X[i] * rng.uniform(0.2, 1.0) for i in rng.permutation(len(X))[:20]])
-    return audio[:-777].astype(np.float32)
+    return make_recording(data[0], np.random.default_rng(3))
 
 
 @pytest.fixture(scope="module")
