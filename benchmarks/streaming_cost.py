@@ -12,11 +12,12 @@ pair (``export_compact(..., streaming=True)``), and times
 ``KeywordSpotter.window_posteriors`` over ``--seconds`` of noise with the whole-window
 model (every hop recomputes the window's 101 frames) and with the streaming pair
 (each stream frame once, the networks per window), interleaved, median of
-``--repeats``, one interpreter thread (and, with ``--stateful``, with the step graph). Printed: real-time factor of both, their
-ratio, the largest posterior difference between them, the file sizes with and
-without the pair, and both costs estimated on a Raspberry Pi 3B from MACs per second
-of audio (``sklkws.device.estimate_device_latency``: an estimate, not a measurement). The ratio is the number to quote: both run in the same process on
-the same machine.
+``--repeats``, one interpreter thread (with ``--stateful``, the step graph as well).
+Printed: the real-time factor of each, its ratio to whole windows, the largest
+posterior difference from whole windows, the file sizes with and without the
+pair, and each cost estimated on a Raspberry Pi 3B from MACs per second of audio
+(``sklkws.device.estimate_device_latency``: an estimate, not a measurement). The
+ratio is the number to quote: all run in the same process on the same machine.
 """
 
 import argparse

@@ -32,7 +32,7 @@ def randomised(network, seed=0):
 
 def stream_through(step, n_state, features, hop):
     """Step a (n_bins, T) feature stream hop by hop from zero state; one output per hop."""
-    state, out = np.zeros((1, max(n_state, 1)), np.float32), []
+    state, out = np.zeros((1, n_state), np.float32), []
     for i in range(features.shape[1] // hop):
         proba, state = step([features[None, :, i * hop:(i + 1) * hop], state])
         state = np.asarray(state)

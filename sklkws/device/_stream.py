@@ -299,7 +299,7 @@ class StatefulModel(StreamingModel):
             # A fresh state, warmed up on the hops that end with the first window: the
             # frames before that window only reach outputs that its pooling leaves out.
             first = int(ends[0] - -(-n_frames // h) * h)
-            state = np.zeros((1, max(self.stateful_["n_state"], 1)), dtype=np.float32)
+            state = np.zeros((1, self.stateful_["n_state"]), dtype=np.float32)
         else:
             first, state = self._end, self._state
         lo = max(first, int(absolute[0] // hop))

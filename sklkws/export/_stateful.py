@@ -198,7 +198,8 @@ def build_stateful_step(network, hop_frames, frontend=None):
         outputs ``[proba, state]``: the probabilities of the window that ends with
         this hop and the next state.
     n_state : int
-        Floats of state per stream.
+        Floats of state per stream: the width of the state input and output (at
+        least 1; a network with nothing to keep still has a one-float state).
 
     Raises
     ------
@@ -220,14 +221,15 @@ def build_stateful_step(network, hop_frames, frontend=None):
     network = float32_model(network)
     n_bins = int(network.input_shape[1])
     axes, plan = _plan(network, hop_frames)
-    n_state = int(sum(np.prod(shape) for shape, _ in plan.values()))
+    # A zero-width input does not convert to TFLite: a stateless network keeps one unused float.
+    n_state = max(int(sum(np.prod(shape) for shape, _ in plan.values())), 1)
     if frontend is None:
         frames_in = keras.Input((n_bins, hop_frames), name="frames")
         x_in = frames_in
     else:
         frames_in = keras.Input((hop_frames, n_bins), name="frames")
         x_in = _FrameFeaturesLayer(frontend, name=f"{FRONTEND_PREFIX}_step_features")(frames_in)
-    state_in = keras.Input((max(n_state, 1),), name="state")
+    state_in = keras.Input((n_state,), name="state")
     joins, offset = {}, 0
     for name, (shape, axis) in plan.items():
         joins[name] = _StateJoin(offset, shape, axis, hop_frames, name=f"{STATE_PREFIX}_{name}")
@@ -314,7 +316,7 @@ def calibration_steps(step, power, hop_frames, n_state, max_samples=400, seed=0)
     n_steps = -(-n_frames // hop_frames)
     pad = n_steps * hop_frames - n_frames
     power = np.concatenate([np.repeat(power[:, :1], pad, axis=1), power], axis=1)
-    state = np.zeros((n_clips, max(n_state, 1)), dtype=np.float32)
+    state = np.zeros((n_clips, n_state), dtype=np.float32)
     frames, states = [], []
     for i in range(n_steps):
         chunk = power[:, i * hop_frames:(i + 1) * hop_frames]
@@ -361,7 +363,7 @@ def stateful_bytes(estimator, hop_samples, quantize="int8", representative_data=
     config = {**config, "stft": stft, "flatten": False}
     step, n_state = build_stateful_step(network, hop_frames, frontend=config)
     n_classes = int(step.outputs[0].shape[-1])
-    if max(n_state, 1) == n_classes:  # the device tells the two outputs apart by their size
+    if n_state == n_classes:  # the device tells the two outputs apart by their size
         raise ValueError(f"The network's state ({n_state} floats) is as long as its output ({n_classes} classes): "
                          "the device could not tell them apart; change its width.")
     calibration = None
@@ -376,4 +378,4 @@ def stateful_bytes(estimator, hop_samples, quantize="int8", representative_data=
         power = frames_model.predict(framed, verbose=0, batch_size=4096).reshape(len(X), n_frames, -1)
         calibration = calibration_steps(step, power, hop_frames, n_state)
     content = to_tflite(step, quantize, calibration)
-    return content, {"hop_frames": int(hop_frames), "hop_samples": int(hop_samples), "n_state": max(int(n_state), 1)}
+    return content, {"hop_frames": int(hop_frames), "hop_samples": int(hop_samples), "n_state": int(n_state)}
